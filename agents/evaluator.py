@@ -1,0 +1,49 @@
+"""Evaluator agent: cross-validates the pending trial and tells the study the result.
+
+Idempotent, so a run that was killed mid-evaluation re-evaluates the same trial on resume,
+and a trial that was already told is not evaluated or counted twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from optuna.trial import TrialState
+
+from tools.evaluation import cross_validate_config
+from tools.runtime import open_run
+
+
+def evaluate(state: dict[str, Any], runtime) -> dict[str, Any]:
+    """Graph node: evaluate ``state["pending_trial"]`` and record it in the study."""
+    ctx = runtime.context
+    run = open_run(state, storage=ctx.storage)
+    pending = state.get("pending_trial")
+    if not pending:
+        return {}
+    start = time.perf_counter()
+    storage, study_id = run.study._storage, run.study._study_id
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, pending["number"])
+    if storage.get_trial(trial_id).state.is_finished():  # told before a crash: nothing to redo
+        return {"pending_trial": None, "last_result": _result_of(storage.get_trial(trial_id))}
+    result = cross_validate_config(run.task, run.family.name, pending["params"], run.metric.name,
+                                   folds=ctx.folds, seed=ctx.seed, time_limit=ctx.trial_timeout or None)
+    for key, value in {"status": result.status, "cv_std": result.std, "fit_time_s": round(result.fit_time, 4),
+                       "cv_wall_s": round(result.wall_time, 4), "fold_scores": result.fold_scores,
+                       "error": result.error}.items():
+        if value is not None:
+            storage.set_trial_user_attr(trial_id, key, value)
+    if result.ok:
+        run.study.tell(pending["number"], result.mean)
+    else:
+        run.study.tell(pending["number"], state=TrialState.FAIL)
+    return {"pending_trial": None, "elapsed_s": time.perf_counter() - start,
+            "last_result": {"number": pending["number"], "source": pending.get("source"), "status": result.status,
+                            "value": result.mean, "error": result.error}}
+
+
+def _result_of(trial) -> dict[str, Any]:
+    return {"number": trial.number, "source": trial.user_attrs.get("source"),
+            "status": "ok" if trial.state == TrialState.COMPLETE else "failed",
+            "value": trial.value, "error": trial.user_attrs.get("error")}

@@ -1,0 +1,186 @@
+"""Optimizer agent (few-shot): who proposes the next trial, and the LLM's proposal itself.
+
+Each step the LLM-TPE sampler's coin picks the LLM (probability p) or TPE. The LLM sees the
+summarized history and may narrow or widen the numeric ranges, with a reason. Its answer is
+untrusted: parsed, clipped into the space, rejected when it repeats a tried configuration or
+cuts the best one out of the space, retried a bounded number of times, then replaced by TPE.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from agents.llm_ask import ask_json, new_counts
+from prompts import render
+from tools.answers import AnswerError, OptimizerAnswer, describe_space, optimizer_schema
+from tools.llm import LLMClient
+from tools.runtime import OptimizeRun, open_run
+from tools.sampler import Proposal
+from tools.search_space import CategoricalParam, SearchSpace, SearchSpaceError
+
+
+def choose_proposer(state: dict[str, Any], runtime) -> dict[str, Any]:
+    """Graph node: pick who proposes the next trial (``pending``, ``queued``, ``llm``, ``tpe``, ``random``)."""
+    ctx = runtime.context
+    run = open_run(state, storage=ctx.storage)
+    if state.get("pending_trial"):
+        return {"next_source": "pending"}
+    orphan = _orphan_trial(run, state.get("worker_id"))
+    if orphan is not None:  # asked by this run just before a crash, never evaluated: adopt it
+        return {"next_source": "pending", "pending_trial": orphan}
+    if run.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        return {"next_source": "queued"}
+    source = run.sampler.choose_source()
+    if source == "llm" and run.llm is None:
+        source = "tpe"
+    return {"next_source": source}
+
+
+def sample_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
+    """Graph node: take a queued trial, or sample one with TPE / random search."""
+    ctx = runtime.context
+    run = open_run(state, storage=ctx.storage)
+    space = SearchSpace.from_dict(state["search_space"])
+    source = state.get("next_source")
+    source = source if source in ("tpe", "random") else "tpe"
+    trial = run.sampler.ask(run.study, space.to_optuna(), source)
+    return {"pending_trial": _pending(run, trial, state.get("worker_id"))}
+
+
+def llm_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
+    """Graph node: ask the LLM for the next configuration; fall back to TPE when it cannot give one."""
+    ctx = runtime.context
+    run = open_run(state, storage=ctx.storage)
+    start = time.perf_counter()
+    space = SearchSpace.from_dict(state["search_space"])
+    counts = new_counts()
+    tried = [t.params for t in run.study.get_trials(deepcopy=False)]
+    proposal, new_space, why = propose_with_llm(
+        run.llm, run, space, state.get("history") or "No trials yet.", state.get("best_params"), tried,
+        ctx.llm_retries, counts)
+    update: dict[str, Any] = {"llm": counts}
+    if new_space is not None and new_space != space:
+        update["search_space"] = new_space.to_dict()
+        update["space_notes"] = [*(state.get("space_notes") or []), f"space adapted: {proposal.reasoning[:200]}"]
+        space = new_space
+    if proposal is None:
+        counts["fallbacks"] += 1
+        trial = run.sampler.ask(run.study, space.to_optuna(), "tpe")
+        run.study._storage.set_trial_user_attr(trial._trial_id, "llm_fallback", why[:300] or True)
+    else:
+        run.study.enqueue_trial(proposal.params, user_attrs={"source": "llm", "reasoning": proposal.reasoning[:1000]})
+        trial = run.study.ask(space.to_optuna())
+    update["pending_trial"] = _pending(run, trial, state.get("worker_id"))
+    update["elapsed_s"] = time.perf_counter() - start
+    return update
+
+
+def propose_with_llm(llm: LLMClient, run: OptimizeRun, space: SearchSpace, history: str,
+                     best_params: dict[str, Any] | None, tried: list[dict[str, Any]], retries: int,
+                     counts: dict[str, float]) -> tuple[Proposal | None, SearchSpace | None, str]:
+    """``(proposal, adapted space or None, why it failed)``; never raises for a bad answer."""
+    prompt = render("optimizer", family=run.family.description, task=run.task.describe(), metric=run.metric.name,
+                    direction=run.metric.direction, space=describe_space(space), history=history,
+                    keys=", ".join(f'"{k}": ...' for k in space.names()))
+
+    def accept(data: dict) -> tuple[Proposal, SearchSpace | None]:
+        answer = OptimizerAnswer.model_validate(data)
+        new_space = adapt_space(space, answer.ranges, run.bounds, best_params) if answer.ranges else None
+        # an unusable range change does not spoil the configuration: it is simply not applied
+        config, _ = (new_space or space).clip(answer.config)
+        if any(_same(config, t) for t in tried):
+            raise AnswerError(f"configuration {json.dumps(config)} was already tried; propose a different one")
+        return Proposal(config, answer.reasoning.strip() or "(no reasoning given)"), new_space
+
+    result, why = ask_json(llm, prompt, optimizer_schema(space), accept, retries, counts)
+    if result is None:
+        return None, None, why
+    return result[0], result[1], ""
+
+
+def adapt_space(space: SearchSpace, ranges: dict[str, list[float]], bounds: SearchSpace,
+                best_params: dict[str, Any] | None) -> SearchSpace | None:
+    """The space with the LLM's new ranges, kept inside ``bounds``; None when the change is unusable.
+
+    A change that would cut the best configuration so far out of the space is refused (None):
+    the LLM may focus the search, not lose what was found.
+    """
+    data = space.to_dict()
+    for name, pair in ranges.items():
+        param = space.params.get(name)
+        if param is None or isinstance(param, CategoricalParam) or len(pair) != 2:
+            continue
+        low, high = sorted(float(v) for v in pair)
+        if param.type == "int":
+            low, high = int(round(low)), int(round(high))
+        if param.log and low <= 0:
+            continue
+        data[name] = {**data[name], "low": low, "high": high}
+    try:
+        candidate, _ = SearchSpace.from_dict(data).merge_within(bounds)
+    except SearchSpaceError:
+        return None
+    if best_params and not candidate.contains(best_params):
+        return None
+    return candidate
+
+
+def make_proposer(llm: LLMClient, run: OptimizeRun, retries: int = 1):
+    """A proposer for :class:`tools.sampler.LLMTPESampler` in a plain Optuna study of ``run``'s task."""
+    from agents.summarizer import finished_trials, history_text
+
+    def proposer(study: optuna.Study, trial, distributions) -> Proposal | None:
+        space = SearchSpace.from_optuna(distributions)
+        finished = finished_trials(study)
+        best = study.best_trial.params if any(t.state == TrialState.COMPLETE for t in finished) else None
+        proposal, _, _ = propose_with_llm(llm, run, space, history_text(finished, study.direction, run.metric.name),
+                                          best, [t.params for t in study.get_trials(deepcopy=False)], retries,
+                                          new_counts())
+        return proposal
+
+    return proposer
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for key, value in a.items():
+        other = b[key]
+        if isinstance(value, float) or isinstance(other, float):
+            try:
+                if abs(float(value) - float(other)) > 1e-9 * max(1.0, abs(float(value))):
+                    return False
+            except (TypeError, ValueError):
+                return False
+        elif value != other:
+            return False
+    return True
+
+
+def _pending(run: OptimizeRun, trial: optuna.Trial, worker_id: str | None) -> dict[str, Any]:
+    storage = run.study._storage
+    if worker_id:
+        storage.set_trial_user_attr(trial._trial_id, "worker", worker_id)
+    frozen = storage.get_trial(trial._trial_id)
+    return {"number": int(trial.number), "params": _plain(frozen.params),
+            "source": frozen.user_attrs.get("source", "tpe")}
+
+
+def _orphan_trial(run: OptimizeRun, worker_id: str | None) -> dict[str, Any] | None:
+    if not worker_id:
+        return None
+    for trial in run.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("worker") == worker_id and trial.params:
+            return {"number": int(trial.number), "params": _plain(trial.params),
+                    "source": trial.user_attrs.get("source", "tpe")}
+    return None
+
+
+def _plain(params: dict[str, Any]) -> dict[str, Any]:
+    """NumPy scalars break checkpoints: store plain Python numbers."""
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}

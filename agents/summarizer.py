@@ -1,0 +1,92 @@
+"""History summarizer: the study so far as a short text for the optimizer's prompt, and the stop rules.
+
+The summary is built from the study (the source of truth), not from a growing chat log, and
+is cut to a character budget, so the prompt stays inside a small model's context however
+many trials have run: the best few configurations, the latest few, and counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from prompts import render
+from tools.answers import format_config, format_value
+from tools.runtime import open_run
+
+HISTORY_CHARS = 1800  # ~450 tokens: leaves room for the task, the space and the answer in 2k tokens
+
+
+def summarize(state: dict[str, Any], runtime) -> dict[str, Any]:
+    """Graph node: refresh best/history from the study and decide whether to stop."""
+    ctx = runtime.context
+    run = open_run(state, storage=ctx.storage)
+    finished = finished_trials(run.study)
+    update = progress(finished, run.study.direction)
+    update["history"] = history_text(finished, run.study.direction, run.metric.name)
+    update["stop_reason"] = stop_reason(update["n_done"], update["since_improvement"],
+                                        float(state.get("elapsed_s") or 0.0), ctx)
+    return update
+
+
+def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+
+
+def progress(finished: list[FrozenTrial], direction) -> dict[str, Any]:
+    complete = [t for t in finished if t.state == TrialState.COMPLETE]
+    best = _best(complete, direction)
+    since = sum(1 for t in finished if best is None or t.number > best.number)
+    return {
+        "n_done": len(finished), "n_failed": len(finished) - len(complete),
+        "best_value": float(best.value) if best else None,
+        "best_params": dict(best.params) if best else None,
+        "best_number": int(best.number) if best else None,
+        "since_improvement": int(since),
+    }
+
+
+def stop_reason(n_done: int, since_improvement: int, elapsed_s: float, ctx) -> str | None:
+    if n_done >= ctx.trials:
+        return f"trial budget of {ctx.trials} reached"
+    if ctx.time_budget and elapsed_s >= ctx.time_budget:
+        return f"time budget of {ctx.time_budget:g} s reached"
+    if ctx.patience and since_improvement >= ctx.patience:
+        return f"early stopping: no improvement in {since_improvement} trials (patience {ctx.patience})"
+    return None
+
+
+def history_text(finished: list[FrozenTrial], direction, metric: str, max_chars: int = HISTORY_CHARS) -> str:
+    if not finished:
+        return "No trials yet."
+    complete = [t for t in finished if t.state == TrialState.COMPLETE]
+    best = _best(complete, direction)
+    for n_top, n_recent in ((3, 3), (2, 2), (1, 1), (1, 0)):
+        text = render(
+            "summarizer", n_done=len(finished), n_failed=len(finished) - len(complete), metric=metric,
+            best_value=format_value(float(best.value)) if best else "none",
+            best_number=best.number if best else "-",
+            top="\n".join(_line(t) for t in _ranked(complete, direction)[:n_top]) or "(none)",
+            recent="\n".join(_line(t) for t in finished[-n_recent:]) if n_recent else "(omitted)",
+            since_improvement=sum(1 for t in finished if best is None or t.number > best.number),
+        ).strip()
+        if len(text) <= max_chars:
+            return text
+    return text[:max_chars]
+
+
+def _line(trial: FrozenTrial) -> str:
+    source = trial.user_attrs.get("source", "?")
+    result = format_value(float(trial.value)) if trial.state == TrialState.COMPLETE else "failed"
+    return f"- trial {trial.number} ({source}): {result} with {format_config(trial.params)}"
+
+
+def _ranked(complete: list[FrozenTrial], direction) -> list[FrozenTrial]:
+    return sorted(complete, key=lambda t: t.value, reverse=direction == optuna.study.StudyDirection.MAXIMIZE)
+
+
+def _best(complete: list[FrozenTrial], direction) -> FrozenTrial | None:
+    ranked = _ranked(complete, direction)
+    return ranked[0] if ranked else None

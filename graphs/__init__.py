@@ -1,0 +1,1 @@
+"""Graphs: the compiled LangGraph workflows, their state and context schemas, and the CLI."""

@@ -1,0 +1,219 @@
+"""The ``tunegraph`` command line.
+
+    tunegraph optimize --dataset breast_cancer --model xgboost --trials 20
+    tunegraph optimize --data houses.csv --target price --model random_forest --llm none
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    return args.handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from tools.evaluation import METRICS
+    from tools.models import FAMILIES
+    from tools.sampler import MODES
+
+    parser = argparse.ArgumentParser(prog="tunegraph", description="Pick a model's hyperparameters with a "
+                                     "local LLM, meta-knowledge and Optuna.")
+    sub = parser.add_subparsers(dest="command")
+    opt = sub.add_parser("optimize", help="sequential optimization: LLM Initializer, LLM-TPE sampler, CV Evaluator",
+                         description="Optimize a model family's hyperparameters on a data set (SLLMBO).")
+    data = opt.add_mutually_exclusive_group(required=True)
+    data.add_argument("--dataset", help="built-in data set: breast_cancer, wine, iris, digits, diabetes")
+    data.add_argument("--data", help="a CSV or Parquet file (with --target)")
+    opt.add_argument("--target", help="the column to predict (for --data)")
+    opt.add_argument("--task-type", choices=["classification", "regression"], help="override the inferred task type")
+    opt.add_argument("--model", default="xgboost", help=f"model family: {', '.join(FAMILIES)} (default: xgboost)")
+    opt.add_argument("--metric", help=f"one of {', '.join(METRICS)} (default: roc_auc for two classes, "
+                     "accuracy for more, rmse for regression)")
+    opt.add_argument("--trials", type=int, default=20, help="trial budget of the study (default: 20)")
+    opt.add_argument("--llm", default="auto", help="ollama:<model>, llamacpp:<gguf>, embedded, none or auto "
+                     "(default: auto = Ollama if it has the model, else the embedded SmolLM2)")
+    opt.add_argument("--sampler", default="llm_tpe", choices=MODES, help="who proposes trials (default: llm_tpe)")
+    opt.add_argument("--p-llm", type=float, default=0.5, help="probability of an LLM proposal in llm_tpe (default 0.5)")
+    opt.add_argument("--patience", type=int, default=0,
+                     help="stop after N trials without improvement (0 = off; SLLMBO used 15 for llm, 5 for llm_tpe)")
+    opt.add_argument("--time-budget", type=float, default=0.0, help="stop after this many seconds (0 = no limit)")
+    opt.add_argument("--trial-timeout", type=float, default=0.0, help="per-trial time limit in seconds (0 = none)")
+    opt.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    opt.add_argument("--init-configs", type=int, default=2, help="configurations asked of the Initializer (default 2)")
+    opt.add_argument("--seed", type=int, default=0, help="seed of sampler, folds and models (default: 0)")
+    opt.add_argument("--storage", default="", help="Optuna storage URL (default: sqlite:///.tunegraph/studies.db)")
+    opt.add_argument("--study", help="study name; an existing one resumes (default: <data>-<model>-<time>)")
+    opt.add_argument("--out", help="write the result as JSON to this file")
+    opt.add_argument("--quiet", action="store_true", help="no progress bar")
+    opt.set_defaults(handler=run_optimize)
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"tunegraph: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    from tools.llm import LLMConfigError
+    from tools.runtime import check_study_name, default_study_name, open_run
+    from tools.search_space import SearchSpaceError
+    from tools.tasks import TaskError
+
+    if args.trials < 1:
+        return _error(f"--trials must be at least 1, got {args.trials}")
+    if args.folds < 2:
+        return _error(f"--folds must be at least 2, got {args.folds}")
+    if not 0.0 <= args.p_llm <= 1.0:
+        return _error(f"--p-llm must be within [0, 1], got {args.p_llm}")
+    if args.data and not args.target:
+        return _error("--data needs --target COLUMN: the column to predict")
+    inputs = {k: v for k, v in {"dataset": args.dataset, "data_path": str(Path(args.data).resolve()) if args.data else None,
+                                "target": args.target, "task_type": args.task_type, "model": args.model,
+                                "metric": args.metric}.items() if v}
+    inputs["study_name"] = args.study or default_study_name(inputs)
+    from graphs.context import Context
+
+    context = Context(llm=args.llm, sampler=args.sampler, p_llm=args.p_llm, trials=args.trials,
+                      time_budget=args.time_budget, patience=args.patience, seed=args.seed, folds=args.folds,
+                      trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
+    try:
+        check_study_name(inputs["study_name"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run = open_run(inputs, storage=context.storage, llm=context.llm, sampler=context.sampler,
+                           p_llm=context.p_llm, seed=context.seed, n_startup_trials=context.n_startup_trials)
+    except (TaskError, LLMConfigError, SearchSpaceError, ValueError) as exc:
+        return _error(str(exc))
+    return _drive(inputs, context, run, args)
+
+
+def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> int:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from rich.console import Console
+
+    from graphs.optimize import builder
+    from tools.runtime import default_checkpoints
+
+    console = Console(stderr=True, quiet=args.quiet)
+    config = {"configurable": {"thread_id": inputs["study_name"]}, "recursion_limit": 100_000}
+    started = time.perf_counter()
+    llm_name = run.llm.name if run.llm else "none (deterministic policies)"
+    with SqliteSaver.from_conn_string(str(default_checkpoints())) as saver:
+        graph = builder.compile(checkpointer=saver)
+        snapshot = graph.get_state(config)
+        resuming = bool(snapshot.next)
+        done_before = len([t for t in run.study.trials if t.state.is_finished()])
+        console.print(f"[bold]study[/bold] {inputs['study_name']}  [bold]task[/bold] {run.task.describe()}")
+        console.print(f"[bold]model[/bold] {run.family.name}  [bold]metric[/bold] {run.metric.name} "
+                      f"({run.metric.direction})  [bold]sampler[/bold] {context.sampler}  [bold]LLM[/bold] {llm_name}"
+                      + (f"  [yellow]resuming after {done_before} finished trials[/yellow]" if resuming or done_before else ""))
+        final: dict[str, Any] = {}
+        try:
+            final = _stream(graph, None if resuming else inputs, config, context, console, done_before, args.trials)
+        except KeyboardInterrupt:
+            console.print(f"\n[yellow]interrupted[/yellow]: finished trials are saved in the study. Resume with: "
+                          f"tunegraph optimize ... --study {inputs['study_name']}")
+            _report(run, graph.get_state(config).values, time.perf_counter() - started, console, args)
+            return EXIT_INTERRUPTED
+        final = graph.get_state(config).values
+    _report(run, final, time.perf_counter() - started, console, args)
+    return 0
+
+
+def _stream(graph, inputs, config, context, console, done_before: int, total: int) -> dict[str, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = [TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
+    last: dict[str, Any] = {}
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task("trials", total=total, completed=min(done_before, total), status="")
+        for update in graph.stream(inputs, config, context=context, stream_mode="updates"):
+            for node, values in update.items():
+                values = values or {}
+                last.update(values)
+                if node == "initialize":
+                    progress.update(bar, status="initial configurations ready")
+                elif node == "llm_propose":
+                    progress.update(bar, status="LLM proposed a configuration")
+                elif node == "summarize" and values.get("n_done") is not None:
+                    progress.update(bar, completed=min(values["n_done"], total), status=_status(last))
+    return last
+
+
+def _status(state: dict[str, Any]) -> str:
+    best, result = state.get("best_value"), state.get("last_result") or {}
+    text = f"best {best:.5g}" if best is not None else "no result yet"
+    if result:
+        outcome = f"{result['value']:.5g}" if result.get("value") is not None else result.get("status")
+        text += f" | last trial ({result.get('source')}): {outcome}"
+    return text
+
+
+def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console()  # the result goes to stdout, progress and notes to stderr
+
+    trials = [t for t in run.study.trials if t.state.is_finished()]
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    by_source = Counter(t.user_attrs.get("source", "?") for t in trials)
+    llm = state.get("llm") or {}
+    best = None
+    if complete:
+        best = run.study.best_trial
+    table = Table(title=f"TuneGraph result: {run.study.study_name}", show_header=False)
+    table.add_row("best " + run.metric.name, f"{best.value:.6g} (trial {best.number}, {best.user_attrs.get('source')})"
+                  if best else "no successful trial")
+    if best:
+        table.add_row("best configuration", json.dumps(best.params))
+        if best.user_attrs.get("cv_std") is not None:
+            table.add_row("CV std", f"{best.user_attrs['cv_std']:.4g}")
+    table.add_row("trials", f"{len(trials)} finished ({len(trials) - len(complete)} failed)")
+    table.add_row("trials by source", ", ".join(f"{k}: {v}" for k, v in sorted(by_source.items())) or "-")
+    calls = int(llm.get("calls", 0))
+    table.add_row("LLM", (run.llm.name if run.llm else "none") + (
+        f": {calls} calls, {int(llm.get('invalid', 0))} invalid answers, {int(llm.get('errors', 0))} errors, "
+        f"{int(llm.get('fallbacks', 0))} fallbacks, mean latency {llm.get('latency_s', 0) / calls:.2f} s"
+        if calls else ""))
+    table.add_row("stopped because", str(state.get("stop_reason") or "interrupted"))
+    table.add_row("wall time", f"{wall:.1f} s")
+    out.print(table)
+    if args.out:
+        result = {
+            "study": run.study.study_name, "task": run.task.name, "model": run.family.name,
+            "metric": run.metric.name, "direction": run.metric.direction,
+            "best_value": best.value if best else None, "best_params": best.params if best else None,
+            "best_trial": best.number if best else None, "n_trials": len(trials),
+            "n_failed": len(trials) - len(complete), "trials_by_source": dict(by_source), "llm": llm,
+            "llm_model": run.llm.name if run.llm else None, "stop_reason": state.get("stop_reason"),
+            "wall_time_s": wall, "search_space": state.get("search_space"),
+            "trials": [{"number": t.number, "value": t.value, "state": t.state.name, "params": t.params,
+                        "source": t.user_attrs.get("source"), "reasoning": t.user_attrs.get("reasoning")}
+                       for t in trials],
+        }
+        Path(args.out).write_text(json.dumps(result, indent=2, default=str))
+        console.print(f"result written to {args.out}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""State schemas of the optimize graph. Values are plain Python types so checkpoints serialize."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, TypedDict
+
+
+def add_counts(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:
+    """Reducer: sum counters key by key (LLM calls, fallbacks, seconds)."""
+    out = dict(old or {})
+    for key, value in (new or {}).items():
+        out[key] = out.get(key, 0) + value
+    return out
+
+
+class OptimizeInput(TypedDict, total=False):
+    """What the user asks for: the data, the model family and the metric."""
+
+    dataset: str  # a built-in data set (breast_cancer, wine, iris, digits, diabetes)
+    data_path: str  # or a CSV / Parquet file ...
+    target: str  # ... with its target column
+    task_type: str  # classification | regression (inferred when absent)
+    model: str  # model family, e.g. xgboost
+    metric: str  # e.g. roc_auc, rmse (a default per task when absent)
+    study_name: str  # the Optuna study; also the name a run resumes by
+
+
+class OptimizeState(OptimizeInput, total=False):
+    worker_id: str  # tags this run's trials, so one asked just before a crash is adopted on resume
+    task_summary: str
+    direction: str
+    search_space: dict[str, Any]  # current space (SearchSpace.to_dict()); the LLM may adapt it
+    space_notes: list[str]  # why the space changed
+    next_source: str  # who proposes the next trial: llm, tpe, random, queued
+    pending_trial: dict[str, Any] | None  # {"number", "params", "source"} asked but not yet told
+    n_done: int
+    n_failed: int
+    best_value: float | None
+    best_params: dict[str, Any] | None
+    best_number: int | None
+    since_improvement: int
+    history: str  # the summarizer's compact history, quoted in the optimizer's prompt
+    last_result: dict[str, Any] | None  # the latest evaluation, for progress displays
+    stop_reason: str | None
+    elapsed_s: Annotated[float, operator.add]
+    llm: Annotated[dict[str, float], add_counts]  # calls, failures, fallbacks, latency_s, tokens

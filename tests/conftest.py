@@ -1,0 +1,33 @@
+"""Shared fixtures. Unit tests run offline: sockets may only reach loopback addresses."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tools import runtime
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Refuse connections to anything but loopback, so no test depends on the internet."""
+    real_connect = socket.socket.connect
+
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost") and not host.startswith("/"):
+            raise OSError(f"network access blocked in tests: {address!r}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def isolated_runs(tmp_path, monkeypatch):
+    """Each test gets its own working directory (.tunegraph/ lands there) and a fresh run cache."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # nothing listens: 'auto' means embedded
+    runtime.forget_runs()
+    yield
+    runtime.forget_runs()

@@ -1,0 +1,92 @@
+"""The command line as a user meets it: results, and clear errors (exit 2, no traceback) for bad input."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from graphs.cli import main
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_optimize_without_llm_prints_the_result_and_writes_json(capsys, tmp_path):
+    out_file = tmp_path / "result.json"
+    code, out, err = run_cli(capsys, "optimize", "--dataset", "wine", "--model", "random_forest", "--trials", "4",
+                             "--llm", "none", "--folds", "3", "--study", "wine-rf", "--out", str(out_file))
+    assert code == 0
+    assert "best accuracy" in out and "trials by source" in out and "init: 1" in out
+    result = json.loads(out_file.read_text())
+    assert result["n_trials"] == 4 and result["study"] == "wine-rf" and result["metric"] == "accuracy"
+    assert result["best_value"] == max(t["value"] for t in result["trials"])
+    assert result["trials_by_source"] == {"init": 1, "tpe": 3}
+
+
+def test_csv_file_with_categoricals_and_missing_values(capsys, tmp_path):
+    rows = ["size,color,price"] + [f"{i % 17},{['red', 'blue', ''][i % 3]},{i * 2.5 + (i % 5)}" for i in range(80)]
+    (tmp_path / "houses.csv").write_text("\n".join(rows))
+    code, out, _ = run_cli(capsys, "optimize", "--data", str(tmp_path / "houses.csv"), "--target", "price",
+                           "--model", "ridge", "--trials", "3", "--llm", "none", "--folds", "3")
+    assert code == 0 and "best rmse" in out
+
+
+def test_resume_by_study_name_extends_the_budget(capsys):
+    base = ["optimize", "--dataset", "iris", "--model", "knn", "--llm", "none", "--folds", "3", "--study", "s1"]
+    assert run_cli(capsys, *base, "--trials", "2")[0] == 0
+    code, out, err = run_cli(capsys, *base, "--trials", "4")
+    assert code == 0 and "4 finished" in out and "resuming after 2" in err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "mnist"], "unknown data set 'mnist'; built-in data sets are: breast_cancer"),
+    (["--dataset", "iris", "--model", "gpt"], "unknown model family 'gpt'; choose one of: xgboost"),
+    (["--dataset", "iris", "--model", "ridge"], "does not do classification"),
+    (["--data", "nowhere.csv", "--target", "y"], "data file not found"),
+    (["--data", "x.csv"], "--data needs --target"),
+    (["--dataset", "iris", "--trials", "0"], "--trials must be at least 1"),
+    (["--dataset", "iris", "--metric", "rmse"], "metric 'rmse' is for regression"),
+    (["--dataset", "diabetes", "--metric", "roc_auc"], "choose one of: rmse, mae, r2"),
+    (["--dataset", "iris", "--target", "colour"], "target column 'colour' not found; columns are:"),
+    (["--dataset", "iris", "--llm", "gpt4:turbo"], "unknown LLM provider 'gpt4'"),
+    (["--dataset", "iris", "--llm", "llamacpp:/no/such.gguf"], "GGUF file not found"),
+    (["--dataset", "iris", "--study", "bad name!"], "invalid study name"),
+])
+def test_bad_input_gets_a_clear_error(capsys, args, message):
+    code, out, err = run_cli(capsys, "optimize", *args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_bad_files(capsys, tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "one.csv").write_text("a,b\n1,x\n2,x\n3,x\n")
+    (tmp_path / "words.csv").write_text("a,b\n1,x\n2,y\n3,z\n4,w\n5,v\n6,u\n7,t\n8,s\n9,r\n10,q\n11,p\n")
+    (tmp_path / "garbage.parquet").write_bytes(b"\x00\x01 not parquet")
+    cases = [("empty.csv", "b", [], "data file is empty"),
+             ("one.csv", "b", [], "has a single class"),
+             ("words.csv", "b", ["--task-type", "regression"], "regression target 'b' is not numeric"),
+             ("garbage.parquet", "b", [], "cannot read")]
+    for name, target, extra, message in cases:
+        code, _, err = run_cli(capsys, "optimize", "--data", str(tmp_path / name), "--target", target, *extra)
+        assert code == 2 and message in err, (name, err)
+
+
+def test_unreachable_ollama_asked_for_explicitly(capsys, monkeypatch):
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{port}")
+    code, _, err = run_cli(capsys, "optimize", "--dataset", "iris", "--llm", "ollama:qwen2.5:1.5b")
+    assert code == 2 and "does not answer" in err and "--llm embedded" in err
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 2
+    assert "optimize" in capsys.readouterr().out

@@ -1,0 +1,31 @@
+"""End to end with the real embedded LLM (SmolLM2-135M via llama.cpp), offline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from graphs.cli import main
+
+pytestmark = pytest.mark.llm
+
+
+def test_optimize_with_the_embedded_llm(capsys, tmp_path):
+    out_file = tmp_path / "result.json"
+    code = main(["optimize", "--dataset", "breast_cancer", "--model", "logistic_regression", "--trials", "5",
+                 "--llm", "embedded", "--sampler", "llm", "--folds", "3", "--study", "e2e", "--out", str(out_file)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out_file.read_text())
+    assert result["llm_model"] == "llamacpp:SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert result["n_trials"] == 5 and result["n_failed"] == 0
+    assert result["llm"]["calls"] >= 5  # the initializer and every optimizer turn asked the model
+    sources = [t["source"] for t in result["trials"]]
+    assert sources[0] == "init" and set(sources) <= {"init", "llm", "tpe"}
+    # every LLM-proposed trial carries the model's reasoning; unusable answers show as fallbacks
+    for trial in result["trials"]:
+        if trial["source"] == "llm":
+            assert trial["reasoning"]
+    assert result["llm"]["fallbacks"] + sources.count("llm") + sources.count("init") - 1 >= 4
+    assert result["best_value"] > 0.95  # ROC AUC of a tuned logistic regression on breast_cancer

@@ -1,0 +1,104 @@
+"""The LLM-TPE sampler in plain Optuna studies: seeded mixing, sources, reasoning, fallbacks."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from tools.sampler import LLMTPESampler, Proposal
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def objective(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", -5, 5)
+    k = trial.suggest_int("k", 1, 10)
+    return (x - 1.0) ** 2 + (k - 3) ** 2
+
+
+def good_proposer(study, trial, space):
+    best = study.best_params if study.best_trials else {"x": 0.0, "k": 5}
+    return Proposal({"x": min(5.0, best["x"] + 0.1), "k": best["k"]}, reasoning="step right of the best")
+
+
+def run(sampler: LLMTPESampler, n: int = 30) -> optuna.Study:
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(objective, n_trials=n)
+    return study
+
+
+def sources(study: optuna.Study) -> list[str]:
+    return [t.user_attrs["source"] for t in study.trials]
+
+
+def test_same_seed_gives_same_mix_and_values():
+    a = run(LLMTPESampler(mode="llm_tpe", proposer=good_proposer, seed=7))
+    b = run(LLMTPESampler(mode="llm_tpe", proposer=good_proposer, seed=7))
+    assert sources(a) == sources(b)
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+
+
+def test_llm_share_follows_p():
+    study = run(LLMTPESampler(mode="llm_tpe", p_llm=0.5, proposer=good_proposer, seed=1), n=60)
+    share = sources(study).count("llm") / 60
+    assert 0.3 < share < 0.7  # binomial(60, 0.5): outside this range has p < 0.2%
+    study = run(LLMTPESampler(mode="llm_tpe", p_llm=0.2, proposer=good_proposer, seed=1), n=60)
+    assert sources(study).count("llm") < sources(study).count("tpe")
+
+
+def test_modes_pick_one_source():
+    assert set(sources(run(LLMTPESampler(mode="tpe", proposer=good_proposer, seed=0), n=12))) == {"tpe"}
+    assert set(sources(run(LLMTPESampler(mode="random", seed=0), n=12))) == {"random"}
+    llm_only = run(LLMTPESampler(mode="llm", proposer=good_proposer, seed=0), n=12)
+    # the first trial has no history to define a space from: it falls back to TPE
+    assert sources(llm_only)[0] == "tpe" and llm_only.trials[0].user_attrs["llm_fallback"] is True
+    assert set(sources(llm_only)[1:]) == {"llm"}
+
+
+def test_llm_trials_carry_the_proposal_and_reasoning():
+    study = run(LLMTPESampler(mode="llm", proposer=good_proposer, seed=0), n=6)
+    for before, trial in zip(study.trials, study.trials[1:]):
+        assert trial.user_attrs["reasoning"] == "step right of the best"
+    assert study.best_value < objective_value({"x": 5.0, "k": 10})
+
+
+def objective_value(params):
+    return (params["x"] - 1.0) ** 2 + (params["k"] - 3) ** 2
+
+
+@pytest.mark.parametrize("bad", [
+    lambda s, t, sp: Proposal({"x": 99.0, "k": 3}),           # out of range
+    lambda s, t, sp: Proposal({"x": 1.0}),                     # a parameter missing
+    lambda s, t, sp: Proposal({"x": "one", "k": 3}),           # wrong type
+    lambda s, t, sp: None,                                     # nothing to offer
+])
+def test_unusable_proposals_fall_back_to_tpe(bad):
+    study = run(LLMTPESampler(mode="llm", proposer=bad, seed=0), n=5)
+    assert sources(study) == ["tpe"] * 5
+    assert all(t.user_attrs.get("llm_fallback") for t in study.trials)
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def test_a_raising_proposer_never_stops_the_study():
+    def broken(study, trial, space):
+        raise ConnectionError("LLM server went away")
+
+    study = run(LLMTPESampler(mode="llm", proposer=broken, seed=0), n=4)
+    assert len(study.trials) == 4
+    assert "went away" in study.trials[-1].user_attrs["llm_error"]
+
+
+def test_enqueued_trials_keep_their_source():
+    sampler = LLMTPESampler(mode="tpe", seed=0)
+    study = optuna.create_study(sampler=sampler)
+    study.enqueue_trial({"x": 1.0, "k": 3}, user_attrs={"source": "init"})
+    study.optimize(objective, n_trials=3)
+    assert sources(study) == ["init", "tpe", "tpe"]
+    assert study.trials[0].value == 0.0
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError, match="unknown sampler mode"):
+        LLMTPESampler(mode="gpt")
+    with pytest.raises(ValueError, match="p_llm"):
+        LLMTPESampler(p_llm=1.5)

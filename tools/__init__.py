@@ -1,0 +1,1 @@
+"""Deterministic machinery, usable without any LLM; imports neither agents nor graphs."""

@@ -1,0 +1,129 @@
+"""What an optimization run works with besides its state: the task, the study, the sampler, the LLM.
+
+These objects are not serializable, so they stay out of the graph state; the graph's nodes
+open them by the study name (and storage), and they are cached for the life of the process.
+
+Example:
+    >>> run = open_run({"dataset": "iris", "model": "knn", "study_name": "demo"},
+    ...                storage="sqlite:///:memory:", llm="none")                 # doctest: +SKIP
+    >>> run.study.direction                                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import optuna
+
+from tools.evaluation import Metric, get_metric
+from tools.llm import LLMClient, make_llm
+from tools.models import ModelFamily, get_family
+from tools.sampler import LLMTPESampler
+from tools.search_space import SearchSpace
+from tools.tasks import Task, TaskError, load_task
+
+DATA_DIR = Path(".tunegraph")
+STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+def default_storage() -> str:
+    """``sqlite:///.tunegraph/studies.db`` in the working directory (created on first use)."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DATA_DIR / 'studies.db'}"
+
+
+def default_checkpoints() -> Path:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    return DATA_DIR / "checkpoints.db"
+
+
+def check_study_name(name: str) -> str:
+    if not isinstance(name, str) or not STUDY_NAME.match(name):
+        raise TaskError(f"invalid study name {name!r}: use letters, digits, '_', '-' or '.', up to 128 characters")
+    return name
+
+
+def default_study_name(inputs: Mapping[str, Any]) -> str:
+    """``<data>-<model>-<UTC timestamp>``: a new study per run unless the user names one."""
+    import time
+
+    data = inputs.get("dataset") or Path(str(inputs.get("data_path") or "data")).stem
+    data = re.sub(r"[^A-Za-z0-9_.\-]", "_", data)[:60] or "data"
+    return f"{data}-{inputs.get('model') or 'xgboost'}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+
+
+@dataclass
+class OptimizeRun:
+    task: Task
+    family: ModelFamily
+    metric: Metric
+    bounds: SearchSpace  # the family's default space: the hard limits for any adapted space
+    study: optuna.Study
+    sampler: LLMTPESampler
+    llm: LLMClient | None
+
+
+_RUNS: dict[tuple, OptimizeRun] = {}
+_LLMS: dict[str, LLMClient | None] = {}
+_LOCK = threading.Lock()
+
+
+def get_llm(spec: str) -> LLMClient | None:
+    """One client per spec and process (loading a model is slow)."""
+    with _LOCK:
+        if spec not in _LLMS:
+            _LLMS[spec] = make_llm(spec)
+        return _LLMS[spec]
+
+
+def register_llm(spec: str, client: LLMClient | None) -> None:
+    """Make ``spec`` name an already-built client (a test double for failure injection, a shared model)."""
+    with _LOCK:
+        _LLMS[spec] = client
+
+
+def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none", sampler: str = "llm_tpe",
+             p_llm: float = 0.5, seed: int = 0, n_startup_trials: int = 10) -> OptimizeRun:
+    """Load the task, check family and metric, and create or load the study named in ``inputs``."""
+    name = check_study_name(inputs.get("study_name") or "")
+    storage = storage or default_storage()
+    key = (name, storage)
+    with _LOCK:
+        if key in _RUNS:
+            return _RUNS[key]
+    task = load_task(dataset=inputs.get("dataset") or None, data=inputs.get("data_path") or None,
+                     target=inputs.get("target") or None, task_type=inputs.get("task_type") or None)
+    family = get_family(inputs.get("model") or "xgboost", task.task_type)
+    metric = get_metric(inputs.get("metric") or None, task)
+    the_sampler = LLMTPESampler(mode=sampler, p_llm=p_llm, seed=seed, n_startup_trials=n_startup_trials)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=name, storage=storage, direction=metric.direction,
+                                sampler=the_sampler, load_if_exists=True)
+    _check_or_tag(study, task, family, metric)
+    run = OptimizeRun(task, family, metric, family.search_space(task.task_type), study, the_sampler, get_llm(llm))
+    with _LOCK:
+        _RUNS[key] = run
+    return run
+
+
+def forget_runs() -> None:
+    """Drop cached runs (tests; a long-lived server after a study was deleted)."""
+    with _LOCK:
+        _RUNS.clear()
+
+
+def _check_or_tag(study: optuna.Study, task: Task, family: ModelFamily, metric: Metric) -> None:
+    tags = {"task": task.name, "task_type": task.task_type, "target": task.target, "model": family.name,
+            "metric": metric.name}
+    existing = study.user_attrs
+    clashes = [f"{k}={existing[k]!r} (asked: {v!r})" for k, v in tags.items() if k in existing and existing[k] != v]
+    if clashes:
+        raise TaskError(f"study '{study.study_name}' was made for another task: {', '.join(clashes)}; "
+                        "choose another --study name")
+    for key, value in tags.items():
+        if key not in existing:
+            study.set_user_attr(key, value)

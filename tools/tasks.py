@@ -1,0 +1,221 @@
+"""Tasks: a tabular data set with a target, its task type and its meta-features.
+
+Example:
+    >>> task = load_task(dataset="breast_cancer")
+    >>> task.task_type, task.n_classes
+    ('classification', 2)
+    >>> task = load_task(data="houses.csv", target="price")     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+TaskType = Literal["classification", "regression"]
+TASK_TYPES: tuple[str, ...] = ("classification", "regression")
+BUILTIN_DATASETS: tuple[str, ...] = ("breast_cancer", "wine", "iris", "digits", "diabetes")
+
+
+class TaskError(ValueError):
+    """The data or its description cannot make a learning task; the message says why."""
+
+
+@dataclass
+class Task:
+    """Features ``X``, an encoded target ``y`` and what is known about them.
+
+    For classification ``y`` holds integer codes 0..k-1 and ``classes`` their original labels.
+    """
+
+    name: str
+    X: pd.DataFrame
+    y: np.ndarray
+    task_type: TaskType
+    target: str
+    classes: list = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes) if self.task_type == "classification" else 0
+
+    @property
+    def categorical_columns(self) -> list[str]:
+        return [c for c in self.X.columns if not pd.api.types.is_numeric_dtype(self.X[c]) or pd.api.types.is_bool_dtype(self.X[c])]
+
+    @property
+    def numeric_columns(self) -> list[str]:
+        cats = set(self.categorical_columns)
+        return [c for c in self.X.columns if c not in cats]
+
+    def meta_features(self) -> dict[str, float]:
+        """Plain-float description of the data set, the same keys for every task."""
+        return meta_features(self)
+
+    def describe(self) -> str:
+        """One paragraph for prompts: what the data is and what is predicted."""
+        mf = self.meta_features()
+        kind = (f"{self.task_type} with {self.n_classes} classes" if self.task_type == "classification"
+                else "regression")
+        text = (f"Data set '{self.name}': {int(mf['n_rows'])} rows, {int(mf['n_features'])} features "
+                f"({int(mf['n_numeric'])} numeric, {int(mf['n_categorical'])} categorical), "
+                f"{mf['missing_share']:.1%} missing cells. Task: {kind}, target '{self.target}'.")
+        if self.task_type == "classification":
+            text += f" Majority class share {mf['majority_share']:.2f}."
+        return text
+
+
+def load_task(dataset: str | None = None, data: str | Path | None = None, target: str | None = None,
+              task_type: str | None = None) -> Task:
+    """Load a built-in scikit-learn data set by name, or a CSV/Parquet file with a target column."""
+    if (dataset is None) == (data is None):
+        raise TaskError("give either a built-in data set name (--dataset) or a file (--data), not both or neither")
+    if task_type is not None and task_type not in TASK_TYPES:
+        raise TaskError(f"unknown task type '{task_type}'; choose one of: {', '.join(TASK_TYPES)}")
+    if dataset is not None:
+        frame, target, name, source = _load_builtin(dataset, target)
+    else:
+        if not target:
+            raise TaskError("a data file needs --target COLUMN: the column to predict")
+        frame = read_table(data)
+        name, source = Path(data).stem, str(data)
+    return task_from_frame(frame, target, name=name, task_type=task_type, source=source)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file with clear errors for missing, unreadable or empty files."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise TaskError(f"data file not found: {path}")
+    if not path.is_file():
+        raise TaskError(f"not a file: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, na_values=["?", "NA", "N/A", "na", ""], keep_default_na=True,
+                                skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise TaskError(f"data file is empty: {path}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+        kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
+        raise TaskError(f"cannot read {path} as {kind}: {str(exc).splitlines()[0]}") from None
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise TaskError(f"data file has no rows or no columns: {path}")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _load_builtin(name: str, target: str | None) -> tuple[pd.DataFrame, str, str, str]:
+    from sklearn import datasets
+
+    loaders = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine,
+               "iris": datasets.load_iris, "digits": datasets.load_digits, "diabetes": datasets.load_diabetes}
+    if name not in loaders:
+        raise TaskError(f"unknown data set '{name}'; built-in data sets are: {', '.join(BUILTIN_DATASETS)} "
+                        "(or pass a file with --data FILE --target COLUMN)")
+    bunch = loaders[name](as_frame=True)
+    frame = bunch.frame.copy()
+    default_target = bunch.target.name if hasattr(bunch.target, "name") else "target"
+    return frame, target or default_target, name, f"sklearn.datasets.load_{name}"
+
+
+def infer_task_type(y: pd.Series) -> TaskType:
+    """Classification for text, boolean or few distinct integer values; regression otherwise."""
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return "classification"
+    values = y.dropna()
+    is_integral = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+    return "classification" if is_integral and values.nunique() <= 10 else "regression"
+
+
+def task_from_frame(frame: pd.DataFrame, target: str, name: str = "data", task_type: str | None = None,
+                    source: str = "") -> Task:
+    """Validate a table and split it into features and an encoded target."""
+    if frame.shape[0] == 0:
+        raise TaskError(f"data set '{name}' is empty")
+    if target not in frame.columns:
+        shown = ", ".join(map(str, frame.columns[:30])) + (" ..." if frame.shape[1] > 30 else "")
+        raise TaskError(f"target column '{target}' not found; columns are: {shown}")
+    y_raw = frame[target]
+    missing_target = y_raw.isna()
+    if missing_target.all():
+        raise TaskError(f"target column '{target}' has no values")
+    if missing_target.any():
+        warnings.warn(f"dropped {int(missing_target.sum())} rows with no value in target '{target}'", stacklevel=2)
+        frame = frame.loc[~missing_target]
+        y_raw = frame[target]
+    X = frame.drop(columns=[target])
+    X = X.loc[:, X.notna().any(axis=0)]  # a column with no values carries nothing
+    if X.shape[1] == 0:
+        raise TaskError(f"data set '{name}' has no feature columns besides the target '{target}'")
+    X = X.reset_index(drop=True)
+    for col in X.columns:  # keep pandas' categorical dtypes out of the pipelines' way
+        if isinstance(X[col].dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(X[col]):
+            X[col] = X[col].astype(str).where(X[col].notna())
+    kind = task_type or infer_task_type(y_raw)
+    if kind == "classification":
+        labels = y_raw.astype(str) if not pd.api.types.is_numeric_dtype(y_raw) else y_raw
+        classes, codes = np.unique(labels.to_numpy(), return_inverse=True)
+        if len(classes) < 2:
+            raise TaskError(f"target '{target}' has a single class ({classes[0]!r}); classification needs two or more")
+        y = codes.astype(np.int64)
+        class_list = [c.item() if hasattr(c, "item") else c for c in classes]
+    else:
+        if not pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw):
+            numeric = pd.to_numeric(y_raw, errors="coerce")
+            if numeric.isna().any():
+                bad = y_raw[numeric.isna()].iloc[0]
+                raise TaskError(f"regression target '{target}' is not numeric (value {bad!r}); "
+                                "use --task-type classification if it is a label")
+            y_raw = numeric
+        y = y_raw.to_numpy(dtype=float)
+        if np.nanstd(y) == 0:
+            raise TaskError(f"regression target '{target}' is constant; there is nothing to predict")
+        class_list = []
+    return Task(name=name, X=X, y=y, task_type=kind, target=target, classes=class_list, source=source)
+
+
+META_FEATURE_NAMES: tuple[str, ...] = (
+    "n_rows", "log_rows", "n_features", "log_features", "n_numeric", "n_categorical", "numeric_share",
+    "categorical_share", "missing_share", "rows_per_feature", "n_classes", "majority_share",
+    "minority_share", "imbalance_ratio", "class_entropy", "target_skew", "target_cv",
+)
+
+
+def meta_features(task: Task) -> dict[str, float]:
+    X, y = task.X, task.y
+    n_rows, n_features = X.shape
+    n_cat = len(task.categorical_columns)
+    out = {
+        "n_rows": float(n_rows), "log_rows": math.log10(max(n_rows, 1)),
+        "n_features": float(n_features), "log_features": math.log10(max(n_features, 1)),
+        "n_numeric": float(n_features - n_cat), "n_categorical": float(n_cat),
+        "numeric_share": (n_features - n_cat) / n_features, "categorical_share": n_cat / n_features,
+        "missing_share": float(X.isna().to_numpy().mean()),
+        "rows_per_feature": n_rows / n_features,
+        "n_classes": float(task.n_classes),
+        "majority_share": 0.0, "minority_share": 0.0, "imbalance_ratio": 0.0, "class_entropy": 0.0,
+        "target_skew": 0.0, "target_cv": 0.0,
+    }
+    if task.task_type == "classification":
+        shares = np.bincount(y) / len(y)
+        shares = shares[shares > 0]
+        out["majority_share"] = float(shares.max())
+        out["minority_share"] = float(shares.min())
+        out["imbalance_ratio"] = float(shares.max() / shares.min())
+        out["class_entropy"] = float(-(shares * np.log2(shares)).sum() / max(math.log2(len(shares)), 1e-12))
+    else:
+        series = pd.Series(y)
+        out["target_skew"] = float(series.skew()) if len(series) > 2 else 0.0
+        mean = float(series.mean())
+        out["target_cv"] = float(series.std() / abs(mean)) if mean != 0 else 0.0
+    return {k: float(round(v, 6)) for k, v in out.items()}
