@@ -35,17 +35,23 @@ def parse_json_object(text: str) -> dict[str, Any]:
     """The first JSON object in ``text``; a reply cut off by the token limit is closed first."""
     if not isinstance(text, str):
         raise AnswerError(f"expected text, got {type(text).__name__}")
-    start = text.find("{")
-    if start < 0:
+    starts = [m.start() for m in re.finditer(r"\{", text)]
+    if not starts:
         raise AnswerError("the answer contains no JSON object")
-    candidate = text[start:]
-    try:
-        value, _ = json.JSONDecoder().raw_decode(candidate)
-    except json.JSONDecodeError:
-        value = _close_truncated(candidate)
-    if not isinstance(value, dict):
-        raise AnswerError("the answer's JSON is not an object")
-    return value
+    decoder = json.JSONDecoder()
+    first_error: AnswerError | None = None
+    for i, start in enumerate(starts[:20]):  # prose may hold braces first: "keep {max_depth} small: {...}"
+        try:
+            value, _ = decoder.raw_decode(text[start:])
+        except (json.JSONDecodeError, RecursionError, ValueError):
+            try:  # a reply cut off by the token limit: close what is open
+                value = _close_truncated(text[start:])
+            except AnswerError as exc:
+                first_error = first_error or exc
+                continue
+        if isinstance(value, dict):
+            return value
+    raise first_error or AnswerError("the answer's JSON is not an object")
 
 
 def _close_truncated(text: str) -> Any:
@@ -53,8 +59,11 @@ def _close_truncated(text: str) -> Any:
     stack, in_string, escaped = [], False, False
     for ch in text:
         if in_string:
-            escaped = (ch == "\\") and not escaped
-            if ch == '"' and not escaped:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
                 in_string = False
             continue
         if ch == '"':
@@ -70,6 +79,8 @@ def _close_truncated(text: str) -> Any:
         return json.loads(repaired)
     except json.JSONDecodeError as exc:
         raise AnswerError(f"the answer is not valid JSON ({exc.msg})") from None
+    except (RecursionError, ValueError) as exc:  # absurd nesting, a number of 5000 digits
+        raise AnswerError(f"the answer is not usable JSON ({type(exc).__name__})") from None
 
 
 def config_schema(space: SearchSpace) -> dict[str, Any]:

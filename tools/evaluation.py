@@ -20,7 +20,9 @@ from sklearn.base import clone
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from tools.models import get_family
+from threadpoolctl import threadpool_limits
+
+from tools.models import ESTIMATOR_THREADS, get_family
 from tools.tasks import Task, TaskError
 
 
@@ -119,7 +121,7 @@ def cross_validate_config(task: Task, family: str, config: dict[str, Any], metri
         for train, test in cv.split(task.X, task.y):
             model = clone(estimator)
             t0 = time.perf_counter()
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), threadpool_limits(limits=ESTIMATOR_THREADS):
                 warnings.simplefilter("ignore")
                 model.fit(task.X.iloc[train], task.y[train])
                 fit_times.append(time.perf_counter() - t0)

@@ -54,7 +54,11 @@ _PARAM = TypeAdapter(Param)
 
 
 def _check_range(low: float, high: float, log: bool) -> None:
-    if not (math.isfinite(low) and math.isfinite(high)):
+    try:
+        finite = math.isfinite(low) and math.isfinite(high)
+    except OverflowError:  # an int bound beyond float range
+        finite = False
+    if not finite:
         raise ValueError(f"bounds must be finite, got low={low}, high={high}")
     if low > high:
         raise ValueError(f"low ({low}) must not exceed high ({high})")
@@ -148,11 +152,12 @@ class SearchSpace:
         return clean, notes
 
     def contains(self, config: dict[str, Any]) -> bool:
+        """True when every parameter of the space is in ``config`` with a value inside its range."""
         try:
-            clean, notes = self.clip(config)
+            clean, _ = self.clip(config)
         except SearchSpaceError:
             return False
-        return not any("clipped" in n or "rounded" in n for n in notes)
+        return all(clean[name] == config[name] for name in self.params)
 
     def to_optuna(self) -> dict[str, optuna.distributions.BaseDistribution]:
         out: dict[str, optuna.distributions.BaseDistribution] = {}
@@ -200,7 +205,12 @@ def _coerce(name: str, param: FloatParam | IntParam | CategoricalParam, value: A
         for choice in param.choices:  # exact match; type-checked because True == 1 in Python
             if type(choice) is type(value) and choice == value:
                 return choice
-        # LLMs often answer "true"/"None"/"10": match on the text form.
+        # LLMs often answer "true", "None", "10" or 64.0 for 64: match on the number or the text form.
+        if isinstance(value, float) and value.is_integer() and int(value) in param.choices:
+            match = [c for c in param.choices if type(c) is int and c == int(value)]
+            if match:
+                notes.append(f"{name}: {value!r} read as {match[0]!r}")
+                return match[0]
         text = str(value).strip().lower()
         for choice in param.choices:
             if str(choice).lower() == text:
@@ -211,7 +221,7 @@ def _coerce(name: str, param: FloatParam | IntParam | CategoricalParam, value: A
         raise SearchSpaceError(f"{name}: expected a number, got {value!r}")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SearchSpaceError(f"{name}: expected a number, got {value!r}") from None
     if not math.isfinite(number):
         raise SearchSpaceError(f"{name}: expected a finite number, got {value!r}")

@@ -110,7 +110,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise TaskError(f"cannot read {path} as {kind}: {str(exc).splitlines()[0]}") from None
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise TaskError(f"data file has no rows or no columns: {path}")
-    frame.columns = [str(c).strip() for c in frame.columns]
+    names = [str(c).strip() for c in frame.columns]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise TaskError(f"{path} has duplicate column names: {', '.join(duplicates)}")
+    frame.columns = names
     return frame
 
 
