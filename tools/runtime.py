@@ -104,6 +104,8 @@ def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none",
     study = optuna.create_study(study_name=name, storage=storage, direction=metric.direction,
                                 sampler=the_sampler, load_if_exists=True)
     _check_or_tag(study, task, family, metric)
+    if study.trials:  # resuming: a fresh seed, or the random start-up trials would repeat
+        the_sampler.seed(seed + len(study.trials))
     run = OptimizeRun(task, family, metric, family.search_space(task.task_type), study, the_sampler, get_llm(llm))
     with _LOCK:
         _RUNS[key] = run

@@ -64,12 +64,20 @@ class LLMTPESampler(BaseSampler):
         self.mode = mode
         self.p_llm = p_llm if mode == "llm_tpe" else (1.0 if mode == "llm" else 0.0)
         self.proposer = proposer
-        self._seed = seed
-        self._coin = np.random.default_rng(seed)
-        self._tpe = TPESampler(seed=seed, n_startup_trials=n_startup_trials)
-        self._random = RandomSampler(seed=None if seed is None else seed + 1)
+        self._n_startup_trials = n_startup_trials
         self._source: dict[int, str] = {}
         self._forced: str | None = None
+        self.seed(seed)
+
+    def seed(self, seed: int | None) -> None:
+        """Seed the coin, TPE and random sampling afresh.
+
+        A resumed study should be reseeded (e.g. with ``seed + len(study.trials)``): the same
+        seed again would replay the first run's random start-up trials as duplicates.
+        """
+        self._coin = np.random.default_rng(seed)
+        self._tpe = TPESampler(seed=seed, n_startup_trials=self._n_startup_trials)
+        self._random = RandomSampler(seed=None if seed is None else seed + 1)
 
     # --- the coin -----------------------------------------------------------------------------
     def choose_source(self) -> str:

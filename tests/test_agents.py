@@ -1,0 +1,75 @@
+"""Agents alone: the summarizer's budget, the optimizer as a proposer for plain Optuna studies."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+from optuna.distributions import FloatDistribution, IntDistribution
+from optuna.trial import TrialState, create_trial
+
+from agents.optimizer import adapt_space, make_proposer
+from agents.summarizer import HISTORY_CHARS, history_text, stop_reason
+from graphs.context import Context
+from tests.helpers import scripted_llm
+from tools import runtime
+from tools.evaluation import cross_validate_config
+from tools.sampler import LLMTPESampler
+from tools.search_space import SearchSpace
+
+
+def many_trials(n: int) -> list:
+    dists = {"n_estimators": IntDistribution(50, 1000, log=True), "learning_rate": FloatDistribution(0.005, 0.5, log=True)}
+    return [create_trial(params={"n_estimators": 50 + i, "learning_rate": 0.01 + i / 10_000}, distributions=dists,
+                         value=0.9 + (i % 97) / 1000, user_attrs={"source": "tpe"}) for i in range(n)]
+
+
+def test_history_stays_within_budget_however_many_trials():
+    for n in (1, 10, 500):
+        text = history_text(many_trials(n), optuna.study.StudyDirection.MAXIMIZE, "roc_auc")
+        assert len(text) <= HISTORY_CHARS
+        assert f"{n} trials done" in text
+    best = history_text(many_trials(500), optuna.study.StudyDirection.MAXIMIZE, "roc_auc")
+    assert "0.996" in best  # 0.9 + 96/1000, the best value, is always quoted
+
+
+def test_stop_rules():
+    ctx = Context(trials=10, patience=3, time_budget=60)
+    assert stop_reason(10, 0, 0.0, ctx).startswith("trial budget")
+    assert stop_reason(5, 3, 0.0, ctx).startswith("early stopping")
+    assert stop_reason(5, 0, 61.0, ctx).startswith("time budget")
+    assert stop_reason(5, 2, 10.0, ctx) is None
+    assert stop_reason(5, 99, 10.0, Context(trials=10)) is None  # patience 0 = off
+
+
+def test_adapt_space_stays_inside_the_family_bounds():
+    bounds = SearchSpace.from_dict({"k": {"type": "int", "low": 1, "high": 50},
+                                    "w": {"type": "categorical", "choices": ["a", "b"]}})
+    wider = adapt_space(bounds, {"k": [0, 500], "w": [1, 2]}, bounds, {"k": 5, "w": "a"})
+    assert wider.params["k"].low == 1 and wider.params["k"].high == 50
+    narrower = adapt_space(bounds, {"k": [10, 3]}, bounds, {"k": 5, "w": "a"})
+    assert (narrower.params["k"].low, narrower.params["k"].high) == (3, 10)
+    assert adapt_space(bounds, {"k": [20, 30]}, bounds, {"k": 5, "w": "a"}) is None  # would drop the best
+
+
+def test_optimizer_agent_as_proposer_in_a_plain_optuna_study():
+    run = runtime.open_run({"dataset": "iris", "model": "knn", "study_name": "plain"}, storage="sqlite:///:memory:")
+    replies = [json.dumps({"config": {"n_neighbors": k, "weights": "distance", "p": 1}, "reasoning": f"k={k}"})
+               for k in (3, 9, 15, 21)]
+    llm = scripted_llm(*replies, then="not json")
+    sampler = LLMTPESampler(mode="llm", proposer=make_proposer(llm, run), seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+
+    def objective(trial):
+        params = {"n_neighbors": trial.suggest_int("n_neighbors", 1, 50, log=True),
+                  "weights": trial.suggest_categorical("weights", ["uniform", "distance"]),
+                  "p": trial.suggest_categorical("p", [1, 2])}
+        return cross_validate_config(run.task, "knn", params, "accuracy", folds=3).mean
+
+    study.optimize(objective, n_trials=7)
+    sources = [t.user_attrs["source"] for t in study.trials]
+    assert sources[0] == "tpe"  # no history yet
+    assert sources[1:5] == ["llm"] * 4 and [t.params["n_neighbors"] for t in study.trials[1:5]] == [3, 9, 15, 21]
+    assert study.trials[2].user_attrs["reasoning"] == "k=9"
+    assert sources[5:] == ["tpe", "tpe"]  # the model then talks nonsense: TPE takes over
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
