@@ -63,6 +63,27 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--out", help="write the result as JSON to this file")
     opt.add_argument("--quiet", action="store_true", help="no progress bar")
     opt.set_defaults(handler=run_optimize)
+
+    meta = sub.add_parser("metadata", help="the meta-dataset of past experiments: build, info")
+    meta_sub = meta.add_subparsers(dest="metadata_command", required=True)
+    build = meta_sub.add_parser("build", help="run cross-validated experiments over a folder of data sets",
+                                description="Build (or resume building) the meta-dataset from every data set "
+                                "listed in DIR/index.json.")
+    build.add_argument("--datasets", required=True, help="folder with index.json and the data files")
+    build.add_argument("--families", nargs="+", default=None,
+                       help="model families (default: xgboost random_forest extra_trees hist_gradient_boosting "
+                       "linear knn; 'linear' = logistic_regression or ridge by task)")
+    build.add_argument("--configs-per-family", type=int, default=30, help="configurations per family and data set")
+    build.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    build.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    build.add_argument("--max-rows", type=int, default=5000, help="subsample larger data sets to this many rows")
+    build.add_argument("--only", nargs="+", help="only these data sets of the index")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--out", default="data/metadataset.parquet", help="output Parquet file")
+    build.set_defaults(handler=run_metadata_build)
+    info = meta_sub.add_parser("info", help="what the meta-dataset holds")
+    info.add_argument("--path", default="data/metadataset.parquet", help="meta-dataset file")
+    info.set_defaults(handler=run_metadata_info)
     return parser
 
 
@@ -166,6 +187,45 @@ def _status(state: dict[str, Any]) -> str:
         outcome = f"{result['value']:.5g}" if result.get("value") is not None else result.get("status")
         text += f" | last trial ({result.get('source')}): {outcome}"
     return text
+
+
+def run_metadata_build(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tools.metabuild import DEFAULT_FAMILIES, build_metadataset
+    from tools.metadataset import MetaDatasetError
+    from tools.tasks import TaskError
+
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[last]}"), console=console) as progress:
+        bar = progress.add_task("data set x family", total=None, last="")
+
+        def on_progress(unit, ok, failed, done, total):
+            progress.update(bar, total=total, completed=done,
+                            last=f"{unit.dataset}/{unit.family}: {ok} ok, {failed} failed")
+
+        try:
+            summary = build_metadataset(args.datasets, args.out, tuple(args.families or DEFAULT_FAMILIES),
+                                        args.configs_per_family, args.folds, args.jobs, args.max_rows, args.seed,
+                                        only=args.only, on_progress=on_progress)
+        except (TaskError, MetaDatasetError) as exc:
+            return _error(str(exc))
+    print(json.dumps({**summary, "path": args.out, "wall_time_s": round(time.perf_counter() - started, 1)}, indent=2))
+    return 0
+
+
+def run_metadata_info(args: argparse.Namespace) -> int:
+    from tools import metadataset
+
+    try:
+        frame = metadataset.load(args.path)
+    except metadataset.MetaDatasetError as exc:
+        return _error(str(exc))
+    print(json.dumps({"path": args.path, **metadataset.summary(frame)}, indent=2))
+    return 0
 
 
 def _report(run, state: dict[str, Any], wall: float, console, args) -> None:

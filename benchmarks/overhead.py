@@ -1,0 +1,455 @@
+"""Per-trial overhead of the optimize graph against a plain Optuna loop on the same objective.
+
+A benchmark script, not a test. For each repeat it runs, on the same data set, model family,
+search space, metric, folds and seed:
+
+* ``plain``: ``optuna.create_study`` (SQLite file in a temp dir, ``TPESampler(seed)``) and
+  ``study.optimize(objective, n_trials=N)``; the objective suggests the family's search space
+  and calls ``tools.evaluation.cross_validate_config``. The library defaults are enqueued as
+  the first trial, as the graph's Initializer does without an LLM, so both start alike.
+* ``graph``: ``graphs.optimize.builder`` compiled with a ``SqliteSaver`` (a file in the same
+  temp dir) and streamed with ``Context(llm="none", sampler="tpe", trials=N, storage=<sqlite>)``.
+* ``graph+llm`` (``--llm embedded``): the same graph with ``llm="embedded", sampler="llm_tpe"``.
+* ``graph-mem`` (``--memory-saver``): the graph with an ``InMemorySaver``, to separate the cost
+  of SQLite checkpoints from the rest of the graph.
+
+Measured per run: wall time (from loading the task to the last trial, setup included), the
+objective time (sum of ``EvalResult.wall_time`` of every trial; for the graph read from the
+trials' user attribute ``cv_wall_s``), the setup time (task, study, compile, Initializer), the
+overhead per trial ``(wall - objective) / N`` and that overhead as a percentage of the run's
+median objective time. For the LLM run also the LLM calls and seconds per call (the final
+state's ``llm`` counters) and the overhead per trial without the LLM's time. Loading the
+embedded model is done once before timing and reported apart (``llm_load_s``).
+
+``--objective instant`` replaces cross-validation by a trivial quadratic of the (normalized)
+parameters, so what remains is the framework's own overhead.
+
+Usage:
+    python benchmarks/overhead.py --dataset breast_cancer --model xgboost --trials 20 --repeats 3
+    python benchmarks/overhead.py --objective instant --trials 20 --repeats 3
+    python benchmarks/overhead.py --llm embedded --trials 10 --repeats 1 --out benchmarks/results/overhead.json
+
+Timings are only meaningful on an otherwise idle machine: the load average at the start and
+the end is recorded next to the results (a value above the CPU count means contention). The
+embedded LLM runs on the CPU; on a small machine a 10-trial ``--llm embedded`` run can take
+many minutes (tens of seconds per call).
+
+With ``--out FILE.json`` the run is merged into FILE.json (a run with the same settings is
+replaced) and FILE.md is rewritten with the tables of every run in FILE.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere, installed or not
+    sys.path.insert(0, str(ROOT))
+
+import optuna  # noqa: E402
+
+from tools.evaluation import EvalResult, cross_validate_config, get_metric  # noqa: E402
+from tools.models import get_family  # noqa: E402
+from tools.tasks import load_task  # noqa: E402
+
+Evaluate = Callable[..., EvalResult]  # cross_validate_config's signature
+N_STARTUP_TRIALS = 10  # Context's default: TPE's random start-up trials, the same for both loops
+
+
+# ---- machine -----------------------------------------------------------------------------------
+
+def machine_info() -> dict[str, Any]:
+    cpu_model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for name in ("optuna", "langgraph", "langgraph-checkpoint-sqlite", "xgboost", "scikit-learn", "llama-cpp-python"):
+        with contextlib.suppress(Exception):
+            from importlib.metadata import version
+
+            versions[name] = version(name)
+    return {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+            "cpu_model": cpu_model or platform.processor() or "unknown", "python": platform.python_version(),
+            "platform": platform.platform(), "versions": versions}
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    return (f"{m['cpu_count']} CPUs ({m['cpu_model']}, {m['processor']}), Python {m['python']}, {m['platform']}; "
+            + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()))
+
+
+# ---- objectives --------------------------------------------------------------------------------
+
+def make_instant(distributions: dict[str, optuna.distributions.BaseDistribution], direction: str) -> Evaluate:
+    """A stand-in for ``cross_validate_config`` that costs microseconds: a quadratic of the
+    parameters normalized to [0, 1] (log scale where the space is logarithmic)."""
+
+    def unit(dist, value) -> float:
+        if isinstance(dist, optuna.distributions.CategoricalDistribution):
+            return dist.to_internal_repr(value) / max(1, len(dist.choices) - 1)
+        low, high, value = float(dist.low), float(dist.high), float(value)
+        if dist.log:
+            low, high, value = math.log(low), math.log(high), math.log(value)
+        return 0.0 if high == low else (value - low) / (high - low)
+
+    def instant(task, family, config, metric=None, folds=5, seed=0, time_limit=None) -> EvalResult:
+        start = time.perf_counter()
+        loss = sum((unit(d, config[k]) - 0.3) ** 2 for k, d in distributions.items()) / max(1, len(distributions))
+        value = 1.0 - loss if direction == "maximize" else loss
+        wall = time.perf_counter() - start
+        instant.times.append(wall)  # the Evaluator rounds cv_wall_s to 0.1 ms: keep the exact times here
+        return EvalResult("ok", value, 0.0, [value], 0.0, wall)
+
+    instant.times = []
+    return instant
+
+
+@contextlib.contextmanager
+def graph_objective(evaluate: Evaluate):
+    """BENCHMARK DEVICE, not product behaviour: within this process only, the Evaluator agent's
+    ``cross_validate_config`` is swapped for ``evaluate`` (the instant objective), so the graph
+    runs exactly its normal nodes, storage and checkpoints around a near-free objective."""
+    import agents.evaluator
+
+    original = agents.evaluator.cross_validate_config
+    agents.evaluator.cross_validate_config = evaluate
+    try:
+        yield
+    finally:
+        agents.evaluator.cross_validate_config = original
+
+
+def _suggest(trial: optuna.Trial, name: str, dist: optuna.distributions.BaseDistribution):
+    if isinstance(dist, optuna.distributions.FloatDistribution):
+        return trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
+    if isinstance(dist, optuna.distributions.IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
+    return trial.suggest_categorical(name, dist.choices)
+
+
+# ---- the two loops -----------------------------------------------------------------------------
+
+def _dispose(study: optuna.Study) -> None:
+    """Close the study's SQLite connections before its temp dir goes (best effort)."""
+    storage = study._storage
+    for obj in (storage, getattr(storage, "_backend", None)):
+        engine = getattr(obj, "engine", None)
+        if engine is not None:
+            with contextlib.suppress(Exception):
+                engine.dispose()
+
+
+def run_plain(args, n_trials: int, seed: int, workdir: Path, evaluate: Evaluate) -> dict[str, Any]:
+    start = time.perf_counter()
+    task = load_task(dataset=args.dataset)
+    family = get_family(args.model, task.task_type)
+    metric = get_metric(args.metric, task)
+    distributions = family.search_space(task.task_type).to_optuna()
+    study = optuna.create_study(study_name=f"bench-plain-{uuid.uuid4().hex[:8]}",
+                                storage=f"sqlite:///{workdir / 'plain.db'}", direction=metric.direction,
+                                sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=N_STARTUP_TRIALS))
+    study.enqueue_trial(family.default_config(task))  # the graph's Initializer starts from the defaults too
+    setup = time.perf_counter() - start
+    objective_times: list[float] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        params = {name: _suggest(trial, name, dist) for name, dist in distributions.items()}
+        result = evaluate(task, family.name, params, metric.name, folds=args.folds, seed=seed)
+        objective_times.append(result.wall_time)
+        return result.mean if result.ok else float("nan")  # NaN: Optuna records a failed trial
+
+    study.optimize(objective, n_trials=n_trials)
+    wall = time.perf_counter() - start
+    trials = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    out = _measures(wall, setup, objective_times, len(trials))
+    out.update(best_value=study.best_value if any(t.state.name == "COMPLETE" for t in trials) else None,
+               n_failed=sum(t.state.name != "COMPLETE" for t in trials))
+    _dispose(study)
+    return out
+
+
+def run_graph(args, n_trials: int, seed: int, workdir: Path, llm: str, sampler: str, checkpointer: str,
+              evaluate: Evaluate) -> dict[str, Any]:
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from graphs.context import Context
+    from graphs.optimize import builder
+    from tools.runtime import forget_runs, open_run
+
+    name = f"bench-graph-{uuid.uuid4().hex[:8]}"  # unique: tools.runtime caches runs by (name, storage)
+    storage = f"sqlite:///{workdir / 'graph.db'}"
+    inputs = {"dataset": args.dataset, "model": args.model, "study_name": name}
+    if args.metric:
+        inputs["metric"] = args.metric
+    context = Context(llm=llm, sampler=sampler, trials=n_trials, storage=storage, seed=seed, folds=args.folds,
+                      n_startup_trials=N_STARTUP_TRIALS)
+    config = {"configurable": {"thread_id": name}, "recursion_limit": 100_000}
+    saver_cm = (SqliteSaver.from_conn_string(str(workdir / "checkpoints.db")) if checkpointer == "sqlite"
+                else contextlib.nullcontext(InMemorySaver()))
+    recorded = getattr(evaluate, "times", None)  # the instant objective's own record
+    if recorded is not None:
+        recorded.clear()
+    start = time.perf_counter()
+    setup = None
+    with saver_cm as saver:
+        graph = builder.compile(checkpointer=saver)
+        for update in graph.stream(inputs, config, context=context, stream_mode="updates"):
+            if setup is None and "initialize" in update:
+                setup = time.perf_counter() - start
+        wall = time.perf_counter() - start
+        final = graph.get_state(config).values
+    run = open_run(inputs, storage=storage)  # cached by the graph's nodes: no new work
+    trials = [t for t in run.study.get_trials(deepcopy=False) if t.state.is_finished()]
+    objective_times = [float(t.user_attrs.get("cv_wall_s", 0.0)) for t in trials]
+    if recorded is not None:  # instant objective: cv_wall_s (rounded to 0.1 ms) would read 0
+        objective_times = list(recorded)
+    out = _measures(wall, setup or 0.0, objective_times, len(trials))
+    counts = final.get("llm") or {}
+    calls, latency = int(counts.get("calls", 0)), float(counts.get("latency_s", 0.0))
+    out.update(best_value=final.get("best_value"), n_failed=int(final.get("n_failed") or 0),
+               stop_reason=final.get("stop_reason"),
+               sources=dict(Counter(t.user_attrs.get("source", "?") for t in trials)),
+               llm_calls=calls, llm_latency_s=latency, llm_fallbacks=int(counts.get("fallbacks", 0)),
+               llm_invalid=int(counts.get("invalid", 0)))
+    if calls:
+        out["llm_s_per_call"] = latency / calls
+        out["overhead_excl_llm_per_trial_ms"] = 1000 * (wall - out["objective_s"] - latency) / max(1, len(trials))
+    _dispose(run.study)
+    forget_runs()
+    return out
+
+
+def _measures(wall: float, setup: float, objective_times: list[float], n: int) -> dict[str, Any]:
+    objective = float(sum(objective_times))
+    median = statistics.median(objective_times) if objective_times else 0.0
+    per_trial = (wall - objective) / max(1, n)
+    return {"n_trials": n, "wall_s": wall, "objective_s": objective, "setup_s": setup,
+            "objective_median_ms": 1000 * median, "overhead_per_trial_ms": 1000 * per_trial,
+            "overhead_pct_of_median_objective": 100 * per_trial / median if median > 0 else None}
+
+
+# ---- driver ------------------------------------------------------------------------------------
+
+def variants(args) -> list[tuple[str, Callable[[int, int, Path, Evaluate], dict[str, Any]]]]:
+    out = [("plain", lambda n, seed, d, ev: run_plain(args, n, seed, d, ev)),
+           ("graph", lambda n, seed, d, ev: run_graph(args, n, seed, d, "none", "tpe", "sqlite", ev))]
+    if args.memory_saver:
+        out.append(("graph-mem", lambda n, seed, d, ev: run_graph(args, n, seed, d, "none", "tpe", "memory", ev)))
+    if args.llm == "embedded":
+        out.append(("graph+llm", lambda n, seed, d, ev: run_graph(args, n, seed, d, "embedded", "llm_tpe", "sqlite", ev)))
+    return out
+
+
+def _where(tmpdir: str | None) -> str:
+    """The directory that holds the SQLite files, and its file system (fsync cost differs a lot)."""
+    path = Path(tmpdir or tempfile.gettempdir()).resolve()
+    fstype = "?"
+    with contextlib.suppress(OSError):
+        best = ""
+        for line in Path("/proc/mounts").read_text().splitlines():
+            parts = line.split()
+            if len(parts) > 2 and str(path).startswith(parts[1]) and len(parts[1]) > len(best):
+                best, fstype = parts[1], parts[2]
+    return f"{path} ({fstype})"
+
+
+def run_benchmark(args) -> dict[str, Any]:
+    task = load_task(dataset=args.dataset)
+    family = get_family(args.model, task.task_type)
+    metric = get_metric(args.metric, task)
+    evaluate: Evaluate = cross_validate_config
+    if args.objective == "instant":
+        evaluate = make_instant(family.search_space(task.task_type).to_optuna(), metric.direction)
+    plan = variants(args)
+    load_start = _load()
+    report: dict[str, Any] = {
+        "settings": {"dataset": args.dataset, "model": family.name, "metric": metric.name, "objective": args.objective,
+                     "trials": args.trials, "repeats": args.repeats, "llm": args.llm, "folds": args.folds,
+                     "seed": args.seed, "warmup_trials": args.warmup_trials, "memory_saver": args.memory_saver,
+                     "tmpdir": _where(args.tmpdir)},
+        "machine": machine_info(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "raw": {name: [] for name, _ in plan},
+    }
+    if args.llm == "embedded":
+        from tools.runtime import get_llm
+
+        t0 = time.perf_counter()
+        get_llm("embedded")  # loaded once per process, outside the timed runs
+        report["llm_load_s"] = time.perf_counter() - t0
+    with graph_objective(evaluate):
+        if args.warmup_trials:  # imports, first fits, lazy initialisation: not part of the measure
+            for name, fn in plan:
+                _log(f"warm-up {name} ({args.warmup_trials} trials)")
+                with tempfile.TemporaryDirectory(prefix="tunegraph-bench-", dir=args.tmpdir) as tmp:
+                    fn(args.warmup_trials, args.seed, Path(tmp), evaluate)
+        for rep in range(args.repeats):
+            order = plan if rep % 2 == 0 else plan[::-1]  # alternate the order against drift
+            for name, fn in order:
+                with tempfile.TemporaryDirectory(prefix="tunegraph-bench-", dir=args.tmpdir) as tmp:
+                    result = fn(args.trials, args.seed + rep, Path(tmp), evaluate)
+                result["repeat"] = rep
+                report["raw"][name].append(result)
+                _log(f"repeat {rep + 1}/{args.repeats} {name}: wall {result['wall_s']:.2f} s, objective "
+                     f"{result['objective_s']:.2f} s, overhead {result['overhead_per_trial_ms']:.1f} ms/trial")
+    report["summary"] = summarize(report["raw"])
+    report["load_avg"] = {"start": load_start, "end": _load()}
+    return report
+
+
+def _load() -> list[float] | None:
+    with contextlib.suppress(OSError, AttributeError):
+        return [round(x, 2) for x in os.getloadavg()]
+    return None
+
+
+KEYS = ("n_trials", "wall_s", "objective_s", "setup_s", "objective_median_ms", "overhead_per_trial_ms",
+        "overhead_pct_of_median_objective", "llm_calls", "llm_s_per_call", "overhead_excl_llm_per_trial_ms")
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values)}
+
+
+def summarize(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for name, runs in raw.items():
+        summary[name] = {k: _stats([r[k] for r in runs]) for k in KEYS
+                         if runs and all(r.get(k) is not None for r in runs)}
+        if not any(r.get("llm_calls") for r in runs):
+            summary[name].pop("llm_calls", None)
+    plain = {r["repeat"]: r for r in raw.get("plain", [])}
+    for name, runs in raw.items():  # what the graph adds per trial over the plain loop, repeat by repeat
+        if name != "plain" and plain:
+            diffs = [r["overhead_per_trial_ms"] - plain[r["repeat"]]["overhead_per_trial_ms"]
+                     for r in runs if r["repeat"] in plain]
+            if diffs:
+                summary[name]["added_over_plain_per_trial_ms"] = _stats(diffs)
+    return summary
+
+
+# ---- reporting ---------------------------------------------------------------------------------
+
+def _fmt(stat: dict[str, float] | None, digits: int = 2) -> str:
+    if not stat:
+        return "-"
+    if stat["n"] > 1:
+        return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+    return f"{stat['mean']:.{digits}f}"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    lines = [f"### {s['dataset']} / {s['model']} ({s['metric']}), objective: {s['objective']}, "
+             f"{s['trials']} trials, {s['repeats']} repeat(s), llm: {s['llm']}",
+             "",
+             f"Machine: {machine_line(report['machine'])}. Date: {report['date']}. Folds {s['folds']}, "
+             f"seed {s['seed']} (+ repeat index), warm-up {s['warmup_trials']} trials per variant (untimed). "
+             f"SQLite files (Optuna storage, checkpoints) in {s.get('tmpdir', '?')}.",
+             ""]
+    load = report.get("load_avg") or {}
+    if load.get("start") and load.get("end"):
+        lines += [f"Load average (1/5/15 min) at start {load['start']}, at end {load['end']} on "
+                  f"{report['machine']['cpu_count']} CPUs (above the CPU count: other work competed for the CPUs).", ""]
+    else:
+        lines += ["Load average: not recorded for this run.", ""]
+    if report.get("llm_load_s") is not None:
+        lines += [f"Embedded LLM loaded once before timing in {report['llm_load_s']:.2f} s (not in the table).", ""]
+    lines += ["| variant | trials | wall s | objective s | setup s | median objective ms | overhead ms/trial "
+              "| overhead % of median objective | added over plain ms/trial | LLM calls | LLM s/call "
+              "| overhead excl. LLM ms/trial |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, st in report["summary"].items():
+        pct = st.get("overhead_pct_of_median_objective")
+        lines.append("| " + " | ".join([
+            name, _fmt(st.get("n_trials"), 0), _fmt(st.get("wall_s")), _fmt(st.get("objective_s")),
+            _fmt(st.get("setup_s"), 3), _fmt(st.get("objective_median_ms"), 3), _fmt(st.get("overhead_per_trial_ms"), 1),
+            _fmt(pct, 1 if pct and pct["mean"] < 1e4 else 0), _fmt(st.get("added_over_plain_per_trial_ms"), 1),
+            _fmt(st.get("llm_calls"), 1), _fmt(st.get("llm_s_per_call"), 3),
+            _fmt(st.get("overhead_excl_llm_per_trial_ms"), 1)]) + " |")
+    lines += ["", "Mean ± sample std over repeats. overhead = (wall - objective) / trials, wall from loading the "
+              "task to the last trial (setup included); objective = sum of each trial's evaluation wall time.", ""]
+    return "\n".join(lines)
+
+
+def run_key(report: dict[str, Any]) -> str:
+    s = report["settings"]
+    return (f"{s['dataset']}|{s['model']}|{s['objective']}|trials={s['trials']}|repeats={s['repeats']}|"
+            f"llm={s['llm']}|mem={s['memory_saver']}|tmp={s.get('tmpdir', '')}")
+
+
+def save(report: dict[str, Any], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, Any] = {}
+    if out.exists():
+        with contextlib.suppress(ValueError, OSError):
+            runs = json.loads(out.read_text()).get("runs", {})
+    runs[run_key(report)] = report
+    out.write_text(json.dumps({"benchmark": "benchmarks/overhead.py", "runs": runs}, indent=2, default=str))
+    md = ["# TuneGraph: optimize-graph overhead vs a plain Optuna loop", "",
+          "Produced by `benchmarks/overhead.py`; regenerate with the commands in its docstring.", ""]
+    md += [markdown(r) for r in runs.values()]
+    out.with_suffix(".md").write_text("\n".join(md))
+    _log(f"results written to {out} and {out.with_suffix('.md')}")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description="Per-trial overhead of the optimize graph vs a plain Optuna loop.")
+    p.add_argument("--dataset", default="breast_cancer", help="built-in data set (default: breast_cancer)")
+    p.add_argument("--model", default="xgboost", help="model family (default: xgboost)")
+    p.add_argument("--metric", default=None, help="metric (default: the task's default)")
+    p.add_argument("--trials", type=int, default=20, help="trials per run (default: 20)")
+    p.add_argument("--repeats", type=int, default=3, help="repeats of each variant (default: 3)")
+    p.add_argument("--llm", choices=("none", "embedded"), default="none",
+                   help="embedded: also run the graph with the embedded LLM and the llm_tpe sampler")
+    p.add_argument("--objective", choices=("cv", "instant"), default="cv",
+                   help="cv: cross-validation (default); instant: a trivial quadratic of the parameters")
+    p.add_argument("--memory-saver", action="store_true", help="also run the graph with an InMemorySaver")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    p.add_argument("--seed", type=int, default=0, help="base seed; repeat r uses seed + r (default: 0)")
+    p.add_argument("--warmup-trials", type=int, default=2, help="untimed warm-up trials per variant (0: none)")
+    p.add_argument("--tmpdir", default=None,
+                   help="where the temp SQLite files go (default: the system temp dir; e.g. /dev/shm to take fsync out)")
+    p.add_argument("--out", type=Path, help="merge the result into this JSON file and write a .md next to it")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.trials < 1 or args.repeats < 1:
+        print("--trials and --repeats must be at least 1", file=sys.stderr)
+        return 2
+    warnings.simplefilter("ignore")  # the same for both loops: no warning output inside the timings
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # as tools.runtime does for the graph
+    report = run_benchmark(args)
+    print(markdown(report))
+    if args.out:
+        save(report, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
