@@ -81,9 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--out", default="data/metadataset.parquet", help="output Parquet file")
     build.set_defaults(handler=run_metadata_build)
-    info = meta_sub.add_parser("info", help="what the meta-dataset holds")
-    info.add_argument("--path", default="data/metadataset.parquet", help="meta-dataset file")
+    info = meta_sub.add_parser("info", help="what the meta-dataset holds (shipped file and your additions)")
+    info.add_argument("--path", help="one meta-dataset file (default: the shipped one with your layer over it)")
+    info.add_argument("--importance", action="store_true", help="train the meta-learner, print SHAP importance")
+    info.add_argument("--plot", help="write the meta-learner's SHAP summary plot to this PNG")
     info.set_defaults(handler=run_metadata_info)
+    add = meta_sub.add_parser("add", help="add a finished optimization study's trials to your meta-dataset layer")
+    add.add_argument("study", help="study name (from tunegraph optimize)")
+    add.add_argument("--storage", default="", help="Optuna storage URL (default: sqlite:///.tunegraph/studies.db)")
+    add.set_defaults(handler=run_metadata_add)
     return parser
 
 
@@ -221,10 +227,40 @@ def run_metadata_info(args: argparse.Namespace) -> int:
     from tools import metadataset
 
     try:
-        frame = metadataset.load(args.path)
+        frame = metadataset.load(args.path) if args.path else metadataset.load_layers()
     except metadataset.MetaDatasetError as exc:
         return _error(str(exc))
-    print(json.dumps({"path": args.path, **metadataset.summary(frame)}, indent=2))
+    paths = [args.path] if args.path else [str(p) for p in (metadataset.shipped_path(), metadataset.user_path())
+                                           if p.exists()]
+    info: dict[str, Any] = {"paths": paths, **metadataset.summary(frame)}
+    if args.importance or args.plot:
+        from tools.metalearner import MetaLearner
+
+        learner = MetaLearner().fit(frame)
+        info["shap_importance"] = {name: round(v, 4) for name, v in learner.global_importance(frame)[:15]}
+        if args.plot:
+            info["plot"] = str(learner.plot_summary(frame, args.plot))
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def run_metadata_add(args: argparse.Namespace) -> int:
+    import optuna
+
+    from tools import metadataset
+    from tools.runtime import default_storage
+
+    storage = args.storage or default_storage()
+    try:
+        study = optuna.load_study(study_name=args.study, storage=storage)
+    except KeyError:
+        return _error(f"no study named '{args.study}' in {storage}")
+    try:
+        records = metadataset.records_from_study(study)
+        frame = metadataset.append(metadataset.user_path(), records)
+    except metadataset.MetaDatasetError as exc:
+        return _error(str(exc))
+    print(f"added {len(records)} experiments of '{args.study}' to {metadataset.user_path()} ({len(frame)} rows)")
     return 0
 
 

@@ -28,6 +28,7 @@ def isolated_runs(tmp_path, monkeypatch):
     """Each test gets its own working directory (.tunegraph/ lands there) and a fresh run cache."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # nothing listens: 'auto' means embedded
+    monkeypatch.setenv("TUNEGRAPH_HOME", str(tmp_path / "home"))  # the user's meta-dataset layer
     runtime.forget_runs()
     yield
     runtime.forget_runs()

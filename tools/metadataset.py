@@ -148,6 +148,56 @@ def append(path: str | Path, records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def shipped_path() -> Path:
+    """The meta-dataset that ships with TuneGraph (``data/metadataset.parquet``)."""
+    return Path(__file__).resolve().parents[1] / "data" / "metadataset.parquet"
+
+
+def user_dir() -> Path:
+    """Where the user's own additions live: ``$TUNEGRAPH_HOME`` or ``~/.local/share/tunegraph``."""
+    return Path(os.environ.get("TUNEGRAPH_HOME") or Path.home() / ".local" / "share" / "tunegraph")
+
+
+def user_path() -> Path:
+    return user_dir() / "metadataset.parquet"
+
+
+def load_layers(shipped: str | Path | None = None, user: str | Path | None = None) -> pd.DataFrame:
+    """The shipped meta-dataset with the user's layer over it (a user row replaces a shipped one)."""
+    shipped, user = Path(shipped or shipped_path()), Path(user or user_path())
+    frames = [load(shipped)] if shipped.exists() else []
+    if user.exists():
+        frames.append(load(user))
+    if not frames:
+        raise MetaDatasetError(f"no meta-dataset found: neither {shipped} nor {user} exists; "
+                               "build one with 'tunegraph metadata build'")
+    return normalize_scores(deduplicate(pd.concat(frames, ignore_index=True)))
+
+
+def records_from_study(study) -> list[dict[str, Any]]:
+    """Meta-dataset records of a finished optimization study's completed trials."""
+    attrs = study.user_attrs
+    needed = ["task", "task_type", "model", "metric", "meta_features"]
+    missing = [k for k in needed if k not in attrs]
+    if missing:
+        raise MetaDatasetError(f"study '{study.study_name}' was not made by tunegraph optimize (no {', '.join(missing)})")
+    records = []
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name != "COMPLETE":
+            continue
+        source = t.user_attrs.get("source", "user")
+        records.append(make_record(
+            task=attrs["task"], task_type=attrs["task_type"], metric=attrs["metric"],
+            direction=study.direction.name.lower(), meta_features=attrs["meta_features"], family=attrs["model"],
+            params=t.params, score_mean=t.value, score_std=t.user_attrs.get("cv_std") or 0.0,
+            fit_time_s=t.user_attrs.get("fit_time_s") or 0.0, n_folds=int(attrs.get("folds", 5)),
+            source=source if source in SOURCES else "user",
+            created_at=t.datetime_complete.isoformat(timespec="seconds") if t.datetime_complete else None))
+    if not records:
+        raise MetaDatasetError(f"study '{study.study_name}' has no completed trial to add")
+    return records
+
+
 def params_of(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [json.loads(p) for p in frame["params"]]
 

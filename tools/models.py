@@ -29,7 +29,7 @@ class ModelFamily:
     task_types: tuple[str, ...]
     needs_scaling: bool
     _space: Callable[[str], dict]
-    _defaults: Callable[[Task], dict]
+    _defaults: Callable[[str, int], dict]  # (task type, number of encoded features) -> config
     _make: Callable[[dict, Task, int, bool], Any]
     description: str = ""
 
@@ -38,7 +38,12 @@ class ModelFamily:
 
     def default_config(self, task: Task) -> dict[str, Any]:
         """The library's own defaults, expressed inside the search space."""
-        config, _ = self.search_space(task.task_type).clip(self._defaults(task))
+        width = len(preprocessor(task, self.needs_scaling).fit(task.X.head(200)).get_feature_names_out())
+        return self.default_config_for(task.task_type, width)
+
+    def default_config_for(self, task_type: str, n_encoded_features: int) -> dict[str, Any]:
+        """The defaults from the task type and the number of features after encoding alone."""
+        config, _ = self.search_space(task_type).clip(self._defaults(task_type, max(1, int(n_encoded_features))))
         return config
 
     def build(self, config: dict[str, Any], task: Task, seed: int = 0, needs_proba: bool = False):
@@ -76,7 +81,7 @@ def _xgb_space(task_type: str) -> dict:
     }
 
 
-def _xgb_defaults(task: Task) -> dict:
+def _xgb_defaults(task_type: str, width: int) -> dict:
     return {"n_estimators": 100, "learning_rate": 0.3, "max_depth": 6, "min_child_weight": 1.0, "subsample": 1.0,
             "colsample_bytree": 1.0, "reg_lambda": 1.0, "reg_alpha": 0.001}
 
@@ -99,10 +104,9 @@ def _forest_space(task_type: str) -> dict:
     }
 
 
-def _forest_defaults(bootstrap: bool) -> Callable[[Task], dict]:
-    def defaults(task: Task) -> dict:
-        width = len(preprocessor(task, False).fit(task.X.head(200)).get_feature_names_out())
-        max_features = math.sqrt(width) / width if task.task_type == "classification" else 1.0
+def _forest_defaults(bootstrap: bool) -> Callable[[str, int], dict]:
+    def defaults(task_type: str, width: int) -> dict:
+        max_features = math.sqrt(width) / width if task_type == "classification" else 1.0
         return {"n_estimators": 100, "max_depth": 40, "min_samples_split": 2, "min_samples_leaf": 1,
                 "max_features": max_features, "bootstrap": bootstrap}
     return defaults
@@ -131,7 +135,7 @@ def _hgb_space(task_type: str) -> dict:
     }
 
 
-def _hgb_defaults(task: Task) -> dict:
+def _hgb_defaults(task_type: str, width: int) -> dict:
     return {"learning_rate": 0.1, "max_iter": 100, "max_leaf_nodes": 31, "min_samples_leaf": 20,
             "l2_regularization": 1e-6, "max_features": 1.0}
 
@@ -151,8 +155,8 @@ def _linear_space(task_type: str) -> dict:
     return {"alpha": {"type": "float", "low": 1e-4, "high": 1e3, "log": True}}
 
 
-def _linear_defaults(task: Task) -> dict:
-    return {"C": 1.0, "class_weight": None} if task.task_type == "classification" else {"alpha": 1.0}
+def _linear_defaults(task_type: str, width: int) -> dict:
+    return {"C": 1.0, "class_weight": None} if task_type == "classification" else {"alpha": 1.0}
 
 
 def _linear_make(c: dict, task: Task, seed: int, needs_proba: bool):
@@ -171,10 +175,9 @@ def _svm_space(task_type: str) -> dict:
     return space
 
 
-def _svm_defaults(task: Task) -> dict:
-    width = len(preprocessor(task, True).fit(task.X.head(200)).get_feature_names_out())
-    config = {"C": 1.0, "gamma": 1.0 / max(width, 1)}  # 'scale' on standardized inputs
-    if task.task_type == "regression":
+def _svm_defaults(task_type: str, width: int) -> dict:
+    config = {"C": 1.0, "gamma": 1.0 / width}  # 'scale' on standardized inputs
+    if task_type == "regression":
         config["epsilon"] = 0.1
     return config
 
@@ -193,7 +196,7 @@ def _knn_space(task_type: str) -> dict:
             "p": {"type": "categorical", "choices": [1, 2]}}
 
 
-def _knn_defaults(task: Task) -> dict:
+def _knn_defaults(task_type: str, width: int) -> dict:
     return {"n_neighbors": 5, "weights": "uniform", "p": 2}
 
 
@@ -214,7 +217,7 @@ def _mlp_space(task_type: str) -> dict:
             "epochs": {"type": "int", "low": 10, "high": 200, "log": True}}
 
 
-def _mlp_defaults(task: Task) -> dict:
+def _mlp_defaults(task_type: str, width: int) -> dict:
     return {"hidden_units": 64, "n_layers": 2, "learning_rate": 1e-3, "weight_decay": 1e-4, "dropout": 0.1,
             "batch_size": 64, "epochs": 50}
 

@@ -129,3 +129,5 @@ def _check_or_tag(study: optuna.Study, task: Task, family: ModelFamily, metric: 
     for key, value in tags.items():
         if key not in existing:
             study.set_user_attr(key, value)
+    if "meta_features" not in existing:  # lets 'tunegraph metadata add' learn from the study
+        study.set_user_attr("meta_features", task.meta_features())
