@@ -47,3 +47,16 @@ def _result_of(trial) -> dict[str, Any]:
     return {"number": trial.number, "source": trial.user_attrs.get("source"),
             "status": "ok" if trial.state == TrialState.COMPLETE else "failed",
             "value": trial.value, "error": trial.user_attrs.get("error")}
+
+
+def evaluate_recommendation(state: dict[str, Any], runtime) -> dict[str, Any]:
+    """Graph node: cross-validate the final recommendation, so its real score stands beside the prediction."""
+    from agents.retriever import load_user_task
+
+    ctx = runtime.context
+    start = time.perf_counter()
+    final = state["final"]
+    task = load_user_task(state)
+    result = cross_validate_config(task, final["family"], final["params"], state.get("metric"), folds=ctx.folds,
+                                   seed=ctx.seed, time_limit=ctx.trial_timeout or None)
+    return {"evaluation": {"metric": state.get("metric"), **result.to_dict()}, "elapsed_s": time.perf_counter() - start}

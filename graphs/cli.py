@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--patience", type=int, default=0,
                      help="stop after N trials without improvement (0 = off; SLLMBO used 15 for llm, 5 for llm_tpe)")
     opt.add_argument("--time-budget", type=float, default=0.0, help="stop after this many seconds (0 = no limit)")
+    opt.add_argument("--warm-start", type=int, default=0, metavar="K",
+                     help="first trials: the recommend graph's top K configurations (source 'meta')")
+    opt.add_argument("--no-learn", action="store_true",
+                     help="do not add this run's trials to your meta-dataset layer")
     opt.add_argument("--trial-timeout", type=float, default=0.0, help="per-trial time limit in seconds (0 = none)")
     opt.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     opt.add_argument("--init-configs", type=int, default=2, help="configurations asked of the Initializer (default 2)")
@@ -63,6 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--out", help="write the result as JSON to this file")
     opt.add_argument("--quiet", action="store_true", help="no progress bar")
     opt.set_defaults(handler=run_optimize)
+
+    rec = sub.add_parser("recommend", help="zero-shot recommendation: retriever, recommender, LLM-as-judge",
+                         description="Recommend a model family and hyperparameters without running trials (MetaLLMiX).")
+    rdata = rec.add_mutually_exclusive_group(required=True)
+    rdata.add_argument("--dataset", help="built-in data set: breast_cancer, wine, iris, digits, diabetes")
+    rdata.add_argument("--data", help="a CSV or Parquet file (with --target)")
+    rec.add_argument("--target", help="the column to predict (for --data)")
+    rec.add_argument("--task-type", choices=["classification", "regression"], help="override the inferred task type")
+    rec.add_argument("--metric", help="the metric you care about (default: as for optimize)")
+    rec.add_argument("--families", nargs="+", help="allowed model families (default: all that fit the task)")
+    rec.add_argument("--time-budget", type=float, default=0.0, help="fit-time budget in seconds per fit (0 = none)")
+    rec.add_argument("--evaluate", action="store_true", help="cross-validate the recommendation and show its real score")
+    rec.add_argument("--llm", default="auto", help="as for optimize (default: auto)")
+    rec.add_argument("--folds", type=int, default=5, help="folds for --evaluate (default 5)")
+    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--out", help="write the result as JSON to this file")
+    rec.set_defaults(handler=run_recommend)
 
     meta = sub.add_parser("metadata", help="the meta-dataset of past experiments: build, info")
     meta_sub = meta.add_subparsers(dest="metadata_command", required=True)
@@ -106,6 +127,8 @@ def run_optimize(args: argparse.Namespace) -> int:
 
     if args.trials < 1:
         return _error(f"--trials must be at least 1, got {args.trials}")
+    if args.warm_start < 0:
+        return _error(f"--warm-start must be >= 0, got {args.warm_start}")
     if args.folds < 2:
         return _error(f"--folds must be at least 2, got {args.folds}")
     if not 0.0 <= args.p_llm <= 1.0:
@@ -120,6 +143,7 @@ def run_optimize(args: argparse.Namespace) -> int:
 
     context = Context(llm=args.llm, sampler=args.sampler, p_llm=args.p_llm, trials=args.trials,
                       time_budget=args.time_budget, patience=args.patience, seed=args.seed, folds=args.folds,
+                      warm_start=args.warm_start, learn=not args.no_learn,
                       trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
     try:
         check_study_name(inputs["study_name"])
@@ -193,6 +217,78 @@ def _status(state: dict[str, Any]) -> str:
         outcome = f"{result['value']:.5g}" if result.get("value") is not None else result.get("status")
         text += f" | last trial ({result.get('source')}): {outcome}"
     return text
+
+
+def run_recommend(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from graphs.context import Context
+    from tools.llm import LLMConfigError
+    from tools.metadataset import MetaDatasetError
+    from tools.metalearner import MetaLearnerError
+    from tools.runtime import get_llm
+    from tools.tasks import TaskError
+
+    if args.data and not args.target:
+        return _error("--data needs --target COLUMN: the column to predict")
+    if args.time_budget < 0:
+        return _error(f"--time-budget must be >= 0, got {args.time_budget}")
+    inputs = {k: v for k, v in {"dataset": args.dataset, "data_path": str(Path(args.data).resolve()) if args.data else None,
+                                "target": args.target, "task_type": args.task_type, "metric": args.metric,
+                                "families": args.families, "time_budget_s": args.time_budget,
+                                "evaluate": args.evaluate}.items() if v}
+    context = Context(llm=args.llm, folds=args.folds, seed=args.seed)
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from agents.retriever import allowed_families, load_user_task
+            from tools.evaluation import get_metric
+
+            task = load_user_task(inputs)
+            allowed_families(inputs.get("families"), task.task_type)
+            get_metric(inputs.get("metric"), task)
+            get_llm(context.llm)
+            from graphs.recommend import graph
+
+            with console.status("retrieving evidence and asking the recommender ..."):
+                state = graph.invoke(inputs, context=context)
+    except (TaskError, LLMConfigError, MetaDatasetError, MetaLearnerError, ValueError) as exc:
+        return _error(str(exc))
+    wall = time.perf_counter() - started
+    final, evaluation = state["final"], state.get("evaluation")
+    judgement = final["judgement"]
+    table = Table(title=f"TuneGraph recommendation for {task.name}", show_header=False)
+    table.add_row("model family", final["family"])
+    table.add_row("hyperparameters", json.dumps(final["params"]))
+    table.add_row("expected", f"normalized score {final['expected_score']:.3f} (1 = best known on similar data), "
+                  f"fit time {final['expected_fit_time_s']:.2g} s")
+    if evaluation:
+        table.add_row(f"cross-validated {evaluation['metric']}",
+                      f"{evaluation['mean']:.5g} ± {evaluation['std']:.2g} (fit {evaluation['fit_time']:.2g} s)"
+                      if evaluation["status"] == "ok" else f"{evaluation['status']}: {evaluation['error']}")
+    table.add_row("justification", final["justification"])
+    scores = judgement.get("scores")
+    table.add_row("judge", (f"format {scores['format']}, consistency {scores['consistency']}, completeness "
+                            f"{scores['completeness']}; " if scores else "") +
+                  f"checks passed {sum(c['passed'] for c in judgement['checks'])}/{len(judgement['checks'])}, "
+                  f"score {judgement['score']:.2f} ({'accepted' if judgement['passed'] else 'best of the rounds'})")
+    if judgement.get("critique"):
+        table.add_row("critique", judgement["critique"])
+    table.add_row("produced by", f"{final['source']} in {final['rounds']} round(s)")
+    llm = state.get("llm") or {}
+    if llm.get("calls"):
+        table.add_row("LLM", f"{int(llm['calls'])} calls, {int(llm.get('invalid', 0))} invalid, "
+                      f"{int(llm.get('fallbacks', 0))} fallbacks, {llm.get('latency_s', 0):.1f} s")
+    table.add_row("response time", f"{wall:.1f} s")
+    Console().print(table)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"final": final, "evaluation": evaluation, "evidence": state["evidence"],
+                                              "attempts": state["attempts"], "llm": llm, "response_time_s": wall},
+                                             indent=2, default=str))
+    return 0
 
 
 def run_metadata_build(args: argparse.Namespace) -> int:

@@ -40,6 +40,14 @@ class Context:
     init_configs: int = field(default=2, metadata={"description": "Configurations the Initializer proposes."})
     llm_retries: int = field(default=1, metadata={"description": "Extra attempts after an invalid LLM answer."})
     n_startup_trials: int = field(default=10, metadata={"description": "Random trials TPE takes before modelling."})
+    warm_start: int = field(default=0, metadata={
+        "description": "Enqueue the recommend graph's top K configurations as the first trials (source 'meta')."})
+    learn: bool = field(default=True, metadata={
+        "description": "Add the finished study's trials to the user's meta-dataset layer."})
+    n_candidates: int = field(default=5, metadata={"description": "Candidates the Retriever hands the Recommender."})
+    n_similar: int = field(default=3, metadata={"description": "Similar past tasks the Retriever looks up."})
+    judge_threshold: float = field(default=3.5, metadata={"description": "Judge score (1-5) a recommendation needs."})
+    max_rounds: int = field(default=2, metadata={"description": "Recommender rounds before the best answer is taken."})
     storage: str = field(default="", metadata={
         "description": "Optuna storage URL (default: sqlite:///.tunegraph/studies.db)."})
 

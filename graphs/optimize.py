@@ -1,5 +1,5 @@
-"""The optimize graph (SLLMBO): initialize -> choose_proposer -> (llm_propose | sample_propose)
--> evaluate -> summarize -> stop or loop.
+"""The optimize graph (SLLMBO): initialize -> warm_start -> choose_proposer -> (llm_propose |
+sample_propose) -> evaluate -> summarize -> loop, or remember (learn from the run) and stop.
 
 Trials live in an Optuna study; the graph state only points at them, so a run checkpointed
 with SQLite resumes by its thread id (the study name) without losing a finished trial.
@@ -16,14 +16,22 @@ Example (scripted):
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
 from agents.evaluator import evaluate
 from agents.initializer import initialize
+from agents.memory import remember
 from agents.optimizer import choose_proposer, llm_propose, sample_propose
 from agents.summarizer import summarize
 from graphs.context import Context
 from graphs.state import OptimizeInput, OptimizeState
+from tools.metadataset import MetaDatasetError
+from tools.metalearner import MetaLearnerError
+from tools.runtime import open_run
 
 
 def route_proposal(state: OptimizeState) -> str:
@@ -31,7 +39,37 @@ def route_proposal(state: OptimizeState) -> str:
 
 
 def route_after_summary(state: OptimizeState) -> str:
-    return END if state.get("stop_reason") else "choose_proposer"
+    return "remember" if state.get("stop_reason") else "choose_proposer"
+
+
+def warm_start(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Ask the recommend graph (a subgraph) for the family's best configurations and enqueue the
+    top K as the first trials, with source 'meta'. Skipped when K is 0 or the study has them."""
+    k = runtime.context.warm_start
+    run = open_run(state, storage=runtime.context.storage)
+    if k <= 0 or any(t.user_attrs.get("source") == "meta" for t in run.study.trials):
+        return {}
+    from graphs.recommend import graph as recommend_graph
+
+    inputs = {key: state[key] for key in ("dataset", "data_path", "target", "task_type") if state.get(key)}
+    inputs.update(families=[run.family.name], metric=run.metric.name)
+    try:
+        out = recommend_graph.invoke(inputs, context=replace(runtime.context, n_candidates=max(k, 5)))
+    except (MetaDatasetError, MetaLearnerError) as exc:
+        return {"warm_start_notes": [f"no warm start: {exc}"]}
+    final = out["final"]
+    configs = [(final["params"], final["justification"])]
+    configs += [(c["params"], "; ".join(c["shap"][:3])) for c in out["evidence"]["candidates"]]
+    tried = [t.params for t in run.study.trials]
+    added = []
+    for params, why in configs:
+        if len(added) == k:
+            break
+        if params not in tried and params not in added:
+            run.study.enqueue_trial(params, user_attrs={"source": "meta", "reasoning": why[:1000]})
+            added.append(params)
+    return {"warm_start_notes": [f"{len(added)} configurations from the recommend graph ({final['source']})"],
+            "llm": out.get("llm") or {}}
 
 
 builder = StateGraph(OptimizeState, input_schema=OptimizeInput, context_schema=Context)
@@ -41,12 +79,16 @@ builder.add_node("llm_propose", llm_propose)
 builder.add_node("sample_propose", sample_propose)
 builder.add_node("evaluate", evaluate)
 builder.add_node("summarize", summarize)
+builder.add_node("warm_start", warm_start)
+builder.add_node("remember", remember)
 builder.add_edge(START, "initialize")
-builder.add_edge("initialize", "summarize")  # a resumed study may already be at its budget
+builder.add_edge("initialize", "warm_start")
+builder.add_edge("warm_start", "summarize")  # a resumed study may already be at its budget
 builder.add_conditional_edges("choose_proposer", route_proposal, ["llm_propose", "sample_propose", "evaluate"])
 builder.add_edge("llm_propose", "evaluate")
 builder.add_edge("sample_propose", "evaluate")
 builder.add_edge("evaluate", "summarize")
-builder.add_conditional_edges("summarize", route_after_summary, ["choose_proposer", END])
+builder.add_conditional_edges("summarize", route_after_summary, ["choose_proposer", "remember"])
+builder.add_edge("remember", END)
 
 graph = builder.compile(name="optimize")

@@ -42,6 +42,36 @@ class OptimizeState(OptimizeInput, total=False):
     since_improvement: int
     history: str  # the summarizer's compact history, quoted in the optimizer's prompt
     last_result: dict[str, Any] | None  # the latest evaluation, for progress displays
+    warm_start_notes: list[str]  # what the recommend graph contributed, or why it could not
+    learned: int  # experiments added to the user's meta-dataset layer at the end
     stop_reason: str | None
     elapsed_s: Annotated[float, operator.add]
     llm: Annotated[dict[str, float], add_counts]  # calls, failures, fallbacks, latency_s, tokens
+
+
+class RecommendInput(TypedDict, total=False):
+    """What the user asks for: the data, and optional constraints."""
+
+    dataset: str
+    data_path: str
+    target: str
+    task_type: str
+    metric: str
+    families: list[str]  # allowed model families (all that fit the task when absent)
+    time_budget_s: float  # per-fit time budget (0: none)
+    evaluate: bool  # cross-validate the recommendation afterwards
+    exclude_tasks: list[str]  # leave these past tasks out of the evidence (leave-one-dataset-out)
+
+
+class RecommendState(RecommendInput, total=False):
+    task_summary: str
+    evidence: dict[str, Any]  # similar tasks, ranked candidates with SHAP sentences
+    known_tasks: list[str]  # every task of the meta-dataset, to catch invented citations
+    recommendation: dict[str, Any]  # the latest answer
+    judgement: dict[str, Any]  # the judge's scores, checks and critique of it
+    attempts: list[dict[str, Any]]  # every (recommendation, judgement) so far
+    round: int
+    final: dict[str, Any]  # the best-scored recommendation with its judgement
+    evaluation: dict[str, Any] | None  # real cross-validation of the final recommendation
+    elapsed_s: Annotated[float, operator.add]
+    llm: Annotated[dict[str, float], add_counts]

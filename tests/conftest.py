@@ -29,6 +29,7 @@ def isolated_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # nothing listens: 'auto' means embedded
     monkeypatch.setenv("TUNEGRAPH_HOME", str(tmp_path / "home"))  # the user's meta-dataset layer
+    monkeypatch.setenv("TUNEGRAPH_METADATASET", str(tmp_path / "no-shipped-metadataset.parquet"))
     runtime.forget_runs()
     yield
     runtime.forget_runs()

@@ -149,8 +149,9 @@ def append(path: str | Path, records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 def shipped_path() -> Path:
-    """The meta-dataset that ships with TuneGraph (``data/metadataset.parquet``)."""
-    return Path(__file__).resolve().parents[1] / "data" / "metadataset.parquet"
+    """The base meta-dataset: ``$TUNEGRAPH_METADATASET`` or the one shipped in ``data/``."""
+    override = os.environ.get("TUNEGRAPH_METADATASET")
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "data" / "metadataset.parquet"
 
 
 def user_dir() -> Path:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ class MetaLearnerError(ValueError):
     """The meta-learner cannot be trained or used as asked."""
 
 
+@lru_cache(maxsize=None)
 def _space(family: str, task_type: str) -> SearchSpace:
     return FAMILIES[family].search_space(task_type)
 
