@@ -80,6 +80,9 @@ def deterministic_checks(rec: dict[str, Any], evidence: dict[str, Any], families
         check("expected fit time matches the evidence", 1 / 3 <= ratio <= 3,
               f"expected fit time {rec['expected_fit_time_s']:.3g} s is far from the predicted "
               f"{candidate['predicted_fit_time_s']:.3g} s")
+    text = rec["justification"].strip()
+    check("justification says something", len(text) >= 40 and rec["family"].split("_")[0] in text.lower(),
+          "the justification must name the chosen model and explain the choice from the evidence")
     budget = evidence.get("time_budget_s")
     if budget and candidate is not None:
         check("time budget", candidate["predicted_fit_time_s"] <= budget,

@@ -57,11 +57,12 @@ def llm_recommendation(llm, state: dict[str, Any], evidence: dict[str, Any], cri
         budget=f" Fit-time budget: {budget:g} s per fit." if budget else "",
         similar=similar_text(evidence), candidates=candidates_text(evidence),
         feedback=f"A reviewer rejected your previous answer: {critique}" if critique else "")
+    # "changes" (hyperparameter edits) is accepted when a model sends it, but left out of the
+    # grammar: a free-form object makes llama.cpp's constrained decoding very slow (minutes).
     schema = {"type": "object", "properties": {
-        "choice": {"enum": list(candidates)}, "changes": {"type": "object"},
-        "expected_score": {"type": "number"}, "expected_fit_time_s": {"type": "number"},
-        "justification": {"type": "string", "maxLength": 400}},
-        "required": ["choice", "changes", "expected_score", "expected_fit_time_s", "justification"]}
+        "choice": {"enum": list(candidates)}, "expected_score": {"type": "number"},
+        "expected_fit_time_s": {"type": "number"}, "justification": {"type": "string", "maxLength": 400}},
+        "required": ["choice", "expected_score", "expected_fit_time_s", "justification"]}
 
     def accept(data: dict) -> dict[str, Any]:
         answer = RecommenderAnswer.model_validate(data)

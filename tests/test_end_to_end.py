@@ -7,6 +7,7 @@ import json
 import pytest
 
 from graphs.cli import main
+from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.llm
 
@@ -29,3 +30,23 @@ def test_optimize_with_the_embedded_llm(capsys, tmp_path):
             assert trial["reasoning"]
     assert result["llm"]["fallbacks"] + sources.count("llm") + sources.count("init") - 1 >= 4
     assert result["best_value"] > 0.95  # ROC AUC of a tuned logistic regression on breast_cancer
+
+
+def test_recommend_with_the_embedded_llm(capsys, small_metadataset, tmp_path, monkeypatch):  # noqa: F811
+    from tools import knowledge, metadataset
+
+    monkeypatch.setenv("TUNEGRAPH_METADATASET", str(metadataset.save(small_metadataset, tmp_path / "meta.parquet")))
+    knowledge.forget()
+    out_file = tmp_path / "rec.json"
+    code = main(["recommend", "--dataset", "wine", "--llm", "embedded", "--evaluate", "--folds", "3",
+                 "--families", "knn", "logistic_regression", "--out", str(out_file)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out_file.read_text())
+    final = result["final"]
+    assert final["family"] in ("knn", "logistic_regression")
+    assert result["llm"]["calls"] >= 2  # the recommender and the judge asked the model
+    assert 1 <= final["rounds"] <= 2 and len(result["attempts"]) == final["rounds"]
+    # whatever the small model said, the answer is inside the family's space and was judged
+    assert final["judgement"]["checks"] and final["source"] in ("llm", "meta-learner")
+    assert result["evaluation"]["status"] == "ok" and result["evaluation"]["mean"] > 0.8

@@ -401,22 +401,30 @@ def _number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _count(value: Any) -> int:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(round(value)) if math.isfinite(value) else 0
+
+
 def describe_record(row: dict[str, Any] | pd.Series) -> str:
     """One sentence about one meta-dataset row: model family, the data, the configuration, the score."""
     get = row.get
     params = get("params")
     params = json.loads(params) if isinstance(params, str) else (params or {})
     task_type = get("task_type") or "unknown"
-    n_rows, n_num, n_cat = (int(round(float(get(f"mf_{n}") or 0))) for n in ("n_rows", "n_numeric", "n_categorical"))
+    n_rows, n_num, n_cat = (_count(get(f"mf_{n}")) for n in ("n_rows", "n_numeric", "n_categorical"))
     data = f"{n_rows} rows, {n_num} numeric"
     data += f" and {n_cat} categorical features" if n_cat else " features"
     if task_type == "classification":
-        n_classes = int(round(float(get("mf_n_classes") or 0)))
+        n_classes = _count(get("mf_n_classes"))
         data += f", {n_classes} classes"
     config = ", ".join(f"{k}={_number(v)}" for k, v in params.items()) or "default settings"
     score = f"scored {get('metric')} {_number(get('score_mean'))}"
     norm = get("score_norm")
-    if norm is not None and np.isfinite(float(norm)):
+    if isinstance(norm, (int, float, np.number)) and np.isfinite(float(norm)):
         score += f" (normalized {float(norm):.2f})"
     return f"{get('family')} on a {task_type} task '{get('task')}' with {data}: {config}; {score}"
 
