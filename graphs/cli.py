@@ -38,11 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     opt = sub.add_parser("optimize", help="sequential optimization: LLM Initializer, LLM-TPE sampler, CV Evaluator",
                          description="Optimize a model family's hyperparameters on a data set (SLLMBO).")
-    data = opt.add_mutually_exclusive_group(required=True)
-    data.add_argument("--dataset", help="built-in data set: breast_cancer, wine, iris, digits, diabetes")
-    data.add_argument("--data", help="a CSV or Parquet file (with --target)")
-    opt.add_argument("--target", help="the column to predict (for --data)")
-    opt.add_argument("--task-type", choices=["classification", "regression"], help="override the inferred task type")
+    _add_data_arguments(opt)
     opt.add_argument("--model", default="xgboost", help=f"model family: {', '.join(FAMILIES)} (default: xgboost)")
     opt.add_argument("--metric", help=f"one of {', '.join(METRICS)} (default: roc_auc for two classes, "
                      "accuracy for more, rmse for regression)")
@@ -70,11 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = sub.add_parser("recommend", help="zero-shot recommendation: retriever, recommender, LLM-as-judge",
                          description="Recommend a model family and hyperparameters without running trials (MetaLLMiX).")
-    rdata = rec.add_mutually_exclusive_group(required=True)
-    rdata.add_argument("--dataset", help="built-in data set: breast_cancer, wine, iris, digits, diabetes")
-    rdata.add_argument("--data", help="a CSV or Parquet file (with --target)")
-    rec.add_argument("--target", help="the column to predict (for --data)")
-    rec.add_argument("--task-type", choices=["classification", "regression"], help="override the inferred task type")
+    _add_data_arguments(rec)
     rec.add_argument("--metric", help="the metric you care about (default: as for optimize)")
     rec.add_argument("--families", nargs="+", help="allowed model families (default: all that fit the task)")
     rec.add_argument("--time-budget", type=float, default=0.0, help="fit-time budget in seconds per fit (0 = none)")
@@ -114,6 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--dataset", help="built-in data set: breast_cancer, wine, iris, digits, diabetes")
+    data.add_argument("--data", help="a CSV or Parquet file (with --target)")
+    parser.add_argument("--target", help="the column to predict (for --data)")
+    parser.add_argument("--task-type", choices=["classification", "regression"], help="override the inferred task type")
+
+
+def _data_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    """The data part of a graph's input from the command line; unset values left out."""
+    inputs = {"dataset": args.dataset, "data_path": str(Path(args.data).resolve()) if args.data else None,
+              "target": args.target, "task_type": args.task_type}
+    return {k: v for k, v in inputs.items() if v}
+
+
 def _error(message: str) -> int:
     print(f"tunegraph: error: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -135,9 +142,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         return _error(f"--p-llm must be within [0, 1], got {args.p_llm}")
     if args.data and not args.target:
         return _error("--data needs --target COLUMN: the column to predict")
-    inputs = {k: v for k, v in {"dataset": args.dataset, "data_path": str(Path(args.data).resolve()) if args.data else None,
-                                "target": args.target, "task_type": args.task_type, "model": args.model,
-                                "metric": args.metric}.items() if v}
+    inputs = {**_data_inputs(args), "model": args.model, **({"metric": args.metric} if args.metric else {})}
     inputs["study_name"] = args.study or default_study_name(inputs)
     from graphs.context import Context
 
@@ -234,10 +239,9 @@ def run_recommend(args: argparse.Namespace) -> int:
         return _error("--data needs --target COLUMN: the column to predict")
     if args.time_budget < 0:
         return _error(f"--time-budget must be >= 0, got {args.time_budget}")
-    inputs = {k: v for k, v in {"dataset": args.dataset, "data_path": str(Path(args.data).resolve()) if args.data else None,
-                                "target": args.target, "task_type": args.task_type, "metric": args.metric,
-                                "families": args.families, "time_budget_s": args.time_budget,
-                                "evaluate": args.evaluate}.items() if v}
+    extra = {"metric": args.metric, "families": args.families, "time_budget_s": args.time_budget,
+             "evaluate": args.evaluate}
+    inputs = {**_data_inputs(args), **{k: v for k, v in extra.items() if v}}
     context = Context(llm=args.llm, folds=args.folds, seed=args.seed)
     console = Console(stderr=True)
     started = time.perf_counter()
