@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from typing import Any
 
 import optuna
@@ -23,6 +24,8 @@ from tools.runtime import OptimizeRun, open_run
 from tools.sampler import Proposal
 from tools.search_space import CategoricalParam, SearchSpace, SearchSpaceError
 
+PROCESS_START = datetime.now()  # Optuna stores naive local times
+
 
 def choose_proposer(state: dict[str, Any], runtime) -> dict[str, Any]:
     """Graph node: pick who proposes the next trial (``pending``, ``queued``, ``llm``, ``tpe``, ``random``)."""
@@ -30,7 +33,9 @@ def choose_proposer(state: dict[str, Any], runtime) -> dict[str, Any]:
     run = open_run(state, storage=ctx.storage)
     if state.get("pending_trial"):
         return {"next_source": "pending"}
-    orphan = _orphan_trial(run, state.get("worker_id"))
+    if state.get("worker_id"):  # tag trials at creation, so one cut off by a crash is found again
+        run.sampler.trial_user_attrs = {"worker": state["worker_id"]}
+    orphan = _orphan_trial(run, state.get("worker_id"), SearchSpace.from_dict(state["search_space"]).names())
     if orphan is not None:  # asked by this run just before a crash, never evaluated: adopt it
         return {"next_source": "pending", "pending_trial": orphan}
     if run.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
@@ -171,13 +176,24 @@ def _pending(run: OptimizeRun, trial: optuna.Trial, worker_id: str | None) -> di
             "source": frozen.user_attrs.get("source", "tpe")}
 
 
-def _orphan_trial(run: OptimizeRun, worker_id: str | None) -> dict[str, Any] | None:
-    if not worker_id:
-        return None
+def _orphan_trial(run: OptimizeRun, worker_id: str | None, names: list[str]) -> dict[str, Any] | None:
+    """A trial this run asked for but never evaluated (the process died in between).
+
+    Ours are tagged with our worker id; an untagged one was cut off even before the tag and
+    counts as ours when it started before this process (no live peer can be that old and
+    untagged). One with all its parameters is adopted; one cut off mid-way is marked failed
+    and 'abandoned', which keeps it out of the budget and the history.
+    """
     for trial in run.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get("worker") == worker_id and trial.params:
+        worker = trial.user_attrs.get("worker")
+        untagged_and_old = worker is None and trial.datetime_start is not None and trial.datetime_start < PROCESS_START
+        if not worker_id or not (worker == worker_id or untagged_and_old):
+            continue
+        if all(name in trial.params for name in names):
             return {"number": int(trial.number), "params": _plain(trial.params),
                     "source": trial.user_attrs.get("source", "tpe")}
+        run.study._storage.set_trial_user_attr(trial._trial_id, "abandoned", True)
+        run.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     return None
 
 

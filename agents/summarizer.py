@@ -32,7 +32,9 @@ def summarize(state: dict[str, Any], runtime) -> dict[str, Any]:
 
 
 def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
-    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+    """Completed and failed trials; those abandoned by a crash before evaluation do not count."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+            if not t.user_attrs.get("abandoned")]
 
 
 def progress(finished: list[FrozenTrial], direction) -> dict[str, Any]:

@@ -147,3 +147,27 @@ def test_a_study_name_cannot_be_reused_for_another_task():
     runtime.forget_runs()
     with pytest.raises(ValueError, match="was made for another task"):
         invoke({**IRIS_KNN, "dataset": "wine"}, Context(llm="none", trials=1, folds=3), thread="x")
+
+
+def test_trials_cut_off_by_a_crash_are_adopted_or_abandoned():
+    from langgraph.runtime import Runtime
+
+    import agents.optimizer as optimizer
+
+    run = runtime.open_run(IRIS_KNN, storage=runtime.default_storage())
+    full = run.study.ask(run.bounds.to_optuna())  # asked and sampled, never evaluated
+    run.study._storage.set_trial_user_attr(full._trial_id, "worker", "w1")
+    bare = run.study.ask()  # killed before any parameter was sampled
+    state = {**IRIS_KNN, "worker_id": "w1", "search_space": run.bounds.to_dict()}
+    ctx = Runtime(context=Context(llm="none"))
+    original = optimizer.PROCESS_START
+    try:
+        optimizer.PROCESS_START = run.study.trials[-1].datetime_start.replace(year=2100)  # as if we restarted since
+        update = optimizer.choose_proposer(state, ctx)
+        assert update["next_source"] == "pending" and update["pending_trial"]["number"] == full.number
+        again = optimizer.choose_proposer({**state, "worker_id": "w2"}, ctx)  # another worker's trial is not adopted
+        assert again["next_source"] != "pending"
+    finally:
+        optimizer.PROCESS_START = original
+    abandoned = run.study.trials[bare.number]
+    assert abandoned.state.name == "FAIL" and abandoned.user_attrs["abandoned"] is True

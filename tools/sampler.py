@@ -67,6 +67,7 @@ class LLMTPESampler(BaseSampler):
         self._n_startup_trials = n_startup_trials
         self._source: dict[int, str] = {}
         self._forced: str | None = None
+        self.trial_user_attrs: dict[str, Any] = {}  # set on every new trial (e.g. which worker asked)
         self.seed(seed)
 
     def seed(self, seed: int | None) -> None:
@@ -112,6 +113,8 @@ class LLMTPESampler(BaseSampler):
                 source = "tpe"
         self._source[trial._trial_id] = source
         study._storage.set_trial_user_attr(trial._trial_id, "source", source)
+        for key, value in self.trial_user_attrs.items():
+            study._storage.set_trial_user_attr(trial._trial_id, key, value)
         self._inner(source).before_trial(study, trial)
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
