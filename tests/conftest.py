@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from tools import runtime
+from tools.tasks import Task, load_task
 
 
 @pytest.fixture(autouse=True)
@@ -33,3 +34,19 @@ def isolated_runs(tmp_path, monkeypatch):
     runtime.forget_runs()
     yield
     runtime.forget_runs()
+
+
+# Built-in data sets shared by the unit tests (loaded once per module).
+@pytest.fixture(scope="module")
+def breast_cancer() -> Task:
+    return load_task(dataset="breast_cancer")
+
+
+@pytest.fixture(scope="module")
+def iris() -> Task:
+    return load_task(dataset="iris")
+
+
+@pytest.fixture(scope="module")
+def diabetes() -> Task:
+    return load_task(dataset="diabetes")

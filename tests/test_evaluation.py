@@ -14,21 +14,6 @@ from tools.models import FAMILIES, get_family
 from tools.tasks import Task, TaskError, load_task, task_from_frame
 
 
-@pytest.fixture(scope="module")
-def breast_cancer() -> Task:
-    return load_task(dataset="breast_cancer")
-
-
-@pytest.fixture(scope="module")
-def iris() -> Task:
-    return load_task(dataset="iris")
-
-
-@pytest.fixture(scope="module")
-def diabetes() -> Task:
-    return load_task(dataset="diabetes")
-
-
 def defaults(family: str, task: Task) -> dict:
     return FAMILIES[family].default_config(task)
 

@@ -29,16 +29,6 @@ CSV_TEXT = """num,color,flag,label
 """
 
 
-@pytest.fixture(scope="module")
-def iris() -> Task:
-    return load_task(dataset="iris")
-
-
-@pytest.fixture(scope="module")
-def diabetes() -> Task:
-    return load_task(dataset="diabetes")
-
-
 @pytest.fixture
 def csv_file(tmp_path):
     path = tmp_path / "pets.csv"
