@@ -181,9 +181,8 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
         console.print(f"[bold]model[/bold] {run.family.name}  [bold]metric[/bold] {run.metric.name} "
                       f"({run.metric.direction})  [bold]sampler[/bold] {context.sampler}  [bold]LLM[/bold] {llm_name}"
                       + (f"  [yellow]resuming after {done_before} finished trials[/yellow]" if resuming or done_before else ""))
-        final: dict[str, Any] = {}
         try:
-            final = _stream(graph, None if resuming else inputs, config, context, console, done_before, args.trials)
+            _stream(graph, None if resuming else inputs, config, context, console, done_before, args.trials)
         except KeyboardInterrupt:
             console.print(f"\n[yellow]interrupted[/yellow]: finished trials are saved in the study. Resume with: "
                           f"tunegraph optimize ... --study {inputs['study_name']}")
@@ -194,7 +193,7 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
     return 0
 
 
-def _stream(graph, inputs, config, context, console, done_before: int, total: int) -> dict[str, Any]:
+def _stream(graph, inputs, config, context, console, done_before: int, total: int) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = [TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -212,7 +211,6 @@ def _stream(graph, inputs, config, context, console, done_before: int, total: in
                     progress.update(bar, status="LLM proposed a configuration")
                 elif node == "summarize" and values.get("n_done") is not None:
                     progress.update(bar, completed=min(values["n_done"], total), status=_status(last))
-    return last
 
 
 def _status(state: dict[str, Any]) -> str:

@@ -9,7 +9,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from tools.metadataset import MF_COLUMNS, params_of
+from tools.retrieval import fingerprint  # one identity of a meta-dataset for the learner and the indexes
 from tools.models import FAMILIES, families_for
 from tools.search_space import CategoricalParam, FloatParam, IntParam, SearchSpace
 from tools.tasks import META_FEATURE_NAMES
@@ -85,10 +85,6 @@ def feature_frame(meta_features: list[dict[str, float]] | dict[str, float], fami
 def training_frame(frame: pd.DataFrame) -> pd.DataFrame:
     mfs = frame[MF_COLUMNS].rename(columns=lambda c: c[3:]).to_dict("records")
     return feature_frame(mfs, frame["family"].tolist(), frame["task_type"].tolist(), params_of(frame))
-
-
-def fingerprint(frame: pd.DataFrame) -> str:
-    return hashlib.sha1("\n".join(sorted(frame["record_id"])).encode()).hexdigest()[:16]
 
 
 @dataclass
