@@ -55,3 +55,12 @@ def test_embedded_model_answers_json_offline():
     assert isinstance(json.loads(text)["max_depth"], int)  # grammar-constrained: always this shape
     call = llm.calls[-1]
     assert call.ok and call.completion_tokens > 0 and call.latency_s > 0
+
+
+def test_llama_threads_follows_environment(monkeypatch):
+    from tools.llm import llama_threads
+
+    monkeypatch.setenv("TUNEGRAPH_LLM_THREADS", "1")
+    assert llama_threads() == 1
+    monkeypatch.setenv("TUNEGRAPH_LLM_THREADS", "zero")
+    assert llama_threads() >= 1

@@ -213,11 +213,23 @@ def _load_llamacpp(path: str, temperature: float, max_tokens: int, seed: int, n_
     from langchain_community.chat_models import ChatLlamaCpp
 
     with _without_extra_buffer_types():
-        chat = ChatLlamaCpp(model_path=path, n_ctx=n_ctx, n_threads=max(1, os.cpu_count() or 1),
+        chat = ChatLlamaCpp(model_path=path, n_ctx=n_ctx, n_threads=llama_threads(),
                             temperature=temperature, max_tokens=max_tokens, seed=seed, verbose=False)
     # free the model while the interpreter is whole; Llama.__del__ at shutdown prints a TypeError
     atexit.register(chat.client.close)
     return chat
+
+
+def llama_threads() -> int:
+    """Threads for llama.cpp: $TUNEGRAPH_LLM_THREADS, else every core.
+
+    Parallel jobs should give each model one thread: llama.cpp's OpenMP workers spin-wait on
+    each other, and on an oversubscribed machine a call slows from seconds to minutes.
+    """
+    raw = os.environ.get("TUNEGRAPH_LLM_THREADS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(1, os.cpu_count() or 1)
 
 
 @contextmanager
