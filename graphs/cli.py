@@ -77,6 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--out", help="write the result as JSON to this file")
     rec.set_defaults(handler=run_recommend)
 
+    chat = sub.add_parser("chat", help="a conversation: tune, recommend, explain, status (resumable by thread)",
+                          description="Talk to TuneGraph in plain language or with /commands; the conversation "
+                          "is saved and resumes with --thread NAME.")
+    chat.add_argument("--thread", help="conversation name; an existing one resumes (default: chat-<time>)")
+    chat.add_argument("--llm", default="auto", help="as for optimize (default: auto)")
+    chat.add_argument("--trials", type=int, default=20, help="default trial budget of an optimization (default 20)")
+    chat.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    chat.add_argument("--confirm-above", type=float, default=60.0, metavar="SECONDS",
+                      help="ask before an optimization estimated to take longer (default 60)")
+    chat.add_argument("--storage", default="", help="Optuna storage URL (default: sqlite:///.tunegraph/studies.db)")
+    chat.set_defaults(handler=run_chat)
+
+    studio = sub.add_parser("studio", help="serve the graphs to LangGraph Studio (langgraph dev, loopback, offline)")
+    studio.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    studio.add_argument("--port", type=int, default=2024)
+    studio.add_argument("--browser", action="store_true", help="open Studio in a browser")
+    studio.set_defaults(handler=run_studio)
+
     meta = sub.add_parser("metadata", help="the meta-dataset of past experiments: build, info")
     meta_sub = meta.add_subparsers(dest="metadata_command", required=True)
     build = meta_sub.add_parser("build", help="run cross-validated experiments over a folder of data sets",
@@ -291,6 +309,32 @@ def run_recommend(args: argparse.Namespace) -> int:
                                               "attempts": state["attempts"], "llm": llm, "response_time_s": wall},
                                              indent=2, default=str))
     return 0
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from graphs.chat_cli import run_chat as chat_loop
+    from tools.runtime import check_study_name
+    from tools.tasks import TaskError
+
+    if args.trials < 1 or args.folds < 2:
+        return _error("--trials must be >= 1 and --folds >= 2")
+    if args.thread:
+        try:
+            check_study_name(args.thread)
+        except TaskError as exc:
+            return _error(str(exc).replace("study name", "thread name").replace("--study", "--thread"))
+    from graphs.context import Context
+
+    context = Context(llm=args.llm, trials=args.trials, folds=args.folds, confirm_above_s=args.confirm_above,
+                      storage=args.storage)
+    warnings.simplefilter("ignore")
+    return chat_loop(args.thread, context)
+
+
+def run_studio(args: argparse.Namespace) -> int:
+    from graphs.chat_cli import main_studio
+
+    return main_studio(args.host, args.port, args.browser)
 
 
 def run_metadata_build(args: argparse.Namespace) -> int:

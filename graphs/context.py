@@ -48,6 +48,8 @@ class Context:
     n_similar: int = field(default=3, metadata={"description": "Similar past tasks the Retriever looks up."})
     judge_threshold: float = field(default=3.5, metadata={"description": "Judge score (1-5) a recommendation needs."})
     max_rounds: int = field(default=2, metadata={"description": "Recommender rounds before the best answer is taken."})
+    confirm_above_s: float = field(default=60.0, metadata={
+        "description": "Chat: ask before starting an optimization estimated to take longer than this (seconds)."})
     storage: str = field(default="", metadata={
         "description": "Optuna storage URL (default: sqlite:///.tunegraph/studies.db)."})
 

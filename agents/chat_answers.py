@@ -1,0 +1,103 @@
+"""Chat answers from what was recorded, never invented: the best trial of a study, and why a
+value was chosen (the trial's source and recorded reasoning, the recommender's justification
+and SHAP evidence)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import optuna
+
+from tools.runtime import default_storage
+
+
+def load_study(name: str, storage: str = "") -> optuna.Study | None:
+    try:
+        return optuna.load_study(study_name=name, storage=storage or default_storage())
+    except KeyError:
+        return None
+
+
+def status_text(run: dict[str, Any] | None, storage: str = "") -> str:
+    """The best trial so far of ``run`` (a chat run record: study, metric, trials)."""
+    if not run:
+        return "No optimization in this conversation yet. Start one with /optimize DATA or ask me to tune a model."
+    study = load_study(run["study"], run.get("storage") or storage)
+    if study is None:
+        return f"There is no study named '{run['study']}' in the storage."
+    finished = [t for t in study.trials if t.state.is_finished()]
+    complete = [t for t in finished if t.state == optuna.trial.TrialState.COMPLETE]
+    running = sum(t.state == optuna.trial.TrialState.RUNNING for t in study.trials)
+    head = (f"Study {study.study_name} ({study.user_attrs.get('model', '?')} on {study.user_attrs.get('task', '?')}): "
+            f"{len(finished)} trials finished, {len(finished) - len(complete)} failed"
+            + (f", {running} running" if running else "") + ".")
+    if not complete:
+        return head + " No successful trial yet."
+    best = study.best_trial
+    return (f"{head} Best {study.user_attrs.get('metric', 'score')} {best.value:.5g} at trial {best.number} "
+            f"(proposed by {best.user_attrs.get('source', '?')}): {json.dumps(best.params)}")
+
+
+def explain_text(question: str, run: dict[str, Any] | None, recommendation: dict[str, Any] | None,
+                 storage: str = "", latest: str = "run") -> str:
+    """Why values were chosen, quoting the recorded evidence. A question naming parameters is
+    answered from the run or recommendation that has them; otherwise from the ``latest`` one."""
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", question or ""))
+    study = load_study(run["study"], run.get("storage") or storage) if run else None
+    best = _best_trial(study)
+    run_params = set(best.params) if best else set()
+    rec_params = set(recommendation["final"]["params"]) if recommendation else set()
+    asked = words & (run_params | rec_params)
+    if run and not best and not recommendation:
+        return f"Study {run['study']} has no successful trial to explain yet."
+    if not best and not recommendation:
+        return ("I have nothing recorded to explain yet: run /recommend or /optimize first, then ask why a value "
+                "was chosen.")
+    parts: list[str] = []
+    use_run = bool(best) and (bool(asked & run_params) or (not asked and (latest == "run" or not recommendation)))
+    use_rec = bool(recommendation) and (bool(asked & rec_params) or (not asked and not use_run))
+    if use_run and run:
+        parts += _explain_run(run["study"], study, best, asked)
+    if use_rec:
+        parts += _explain_recommendation(recommendation, asked)
+    unknown = sorted(w for w in words - asked if "_" in w.strip("_"))  # names like max_depth, not prose
+    if unknown:
+        parts.append(f"No recorded parameter is named {', '.join(unknown)}.")
+    return "\n".join(parts)
+
+
+def _best_trial(study: optuna.Study | None) -> optuna.trial.FrozenTrial | None:
+    if study is None or not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        return None
+    return study.best_trial
+
+
+def _explain_run(name: str, study: optuna.Study, best: optuna.trial.FrozenTrial, asked: set[str]) -> list[str]:
+    params = {k: v for k, v in best.params.items() if k in asked} or best.params
+    source = best.user_attrs.get("source", "?")
+    why = {"llm": "the LLM Optimizer proposed it", "init": "the Initializer proposed it",
+           "meta": "the recommend graph's meta-knowledge proposed it (warm start)",
+           "tpe": "Optuna's TPE sampled it from the trials that scored well so far",
+           "random": "random search sampled it"}.get(source, f"source '{source}'")
+    lines = [f"In study {name}, the best trial ({best.number}, {study.user_attrs.get('metric', 'score')} "
+             f"{best.value:.5g}) used {json.dumps(params)}: {why}."]
+    if best.user_attrs.get("reasoning"):
+        lines.append(f"Recorded reasoning: \"{best.user_attrs['reasoning']}\"")
+    return lines
+
+
+def _explain_recommendation(recommendation: dict[str, Any], asked: set[str]) -> list[str]:
+    final = recommendation["final"]
+    lines = [f"The recommendation was {final['family']} with {json.dumps(final['params'])} "
+             f"({final['source']}): {final['justification']}"]
+    candidates = (recommendation.get("evidence") or {}).get("candidates") or []
+    chosen = next((c for c in candidates if c.get("params") == final["params"]), None)
+    if chosen and chosen.get("shap"):
+        shap = [s for s in chosen["shap"] if any(a in s for a in asked)] or chosen["shap"][:3]
+        lines.append("SHAP evidence: " + "; ".join(shap))
+    similar = (recommendation.get("evidence") or {}).get("similar_tasks") or []
+    if similar:
+        lines.append("Similar past data sets: " + ", ".join(s["task"] for s in similar[:3]))
+    return lines

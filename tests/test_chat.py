@@ -1,0 +1,170 @@
+"""The chat graph: reading requests (commands, rules, LLM), confirmation, runs, explanations."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
+from agents.chat_intent import parse_command, parse_rules, understand
+from graphs import chat as chat_graph
+from graphs.context import Context
+from tests.helpers import scripted_llm
+from tests.test_recommend import kb  # noqa: F401  (fixture: a small meta-dataset)
+from tests.test_metalearner import small_metadataset  # noqa: F401
+from tools import runtime
+
+
+@pytest.fixture
+def chat():
+    graph = chat_graph.builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "test"}, "recursion_limit": 1000}
+
+    def turn(payload, **context):
+        if isinstance(payload, str):
+            payload = {"messages": [("user", payload)]}
+        events = []
+        for mode, chunk in graph.stream(payload, config, context=Context(llm="none", **context),
+                                        stream_mode=["updates", "custom"]):
+            events.append((mode, chunk))
+        state = graph.get_state(config)
+        return state, events
+
+    return turn
+
+
+def last_reply(state):
+    message = state.values["messages"][-1]
+    return message.text, message.additional_kwargs["handled_by"]
+
+
+# --- reading requests --------------------------------------------------------------------------
+def test_command_parses_data_target_and_budget():
+    request = parse_command("/optimize houses.csv --target price --trials 30 --model random_forest")
+    assert (request.intent, request.data_path, request.target, request.trials, request.model) == \
+        ("optimize", "houses.csv", "price", 30, "random_forest")
+    assert parse_command("/recommend Iris").dataset == "iris"
+
+
+@pytest.mark.parametrize("text, error", [("/frobnicate", "unknown command"), ("/optimize --trials many", "invalid int"),
+                                         ("/optimize iris --trials 0", "greater than or equal"),
+                                         ('/optimize "unclosed', "cannot read")])
+def test_bad_commands_become_help_with_the_reason(text, error):
+    request = parse_command(text)
+    assert request.intent == "help" and error in request.error
+
+
+@pytest.mark.parametrize("text, intent, entities", [
+    ("tune a random forest on wine with 15 trials", "optimize", {"dataset": "wine", "model": "random_forest", "trials": 15}),
+    ("please find good settings for houses.csv, target price", "optimize", {"data_path": "houses.csv", "target": "price"}),
+    ("could you recommend hyperparameters for the breast cancer data", "recommend", {"dataset": "breast_cancer"}),
+    ("why was that learning rate picked?", "explain", {}),
+    ("show me the best trial so far", "status", {}),
+    ("I'd like to get going again", "continue", {}),
+    ("stop it", "stop", {}),
+    ("hello there", None, {}),
+])
+def test_rules_read_plain_language(text, intent, entities):
+    found_intent, found = parse_rules(text)
+    assert found_intent == intent
+    assert {k: found.get(k) for k in entities} == entities
+
+
+def test_llm_reads_what_rules_cannot_and_invents_nothing():
+    llm = scripted_llm('{"intent": "recommend", "data": "wine", "target": "quality"}')
+    request, path, counts = understand("wine, please: what would you pick?", llm)
+    assert (request.intent, path, request.dataset) == ("recommend", "llm", "wine")
+    assert request.target is None  # 'quality' is not in the message
+    assert counts["calls"] == 1
+
+
+def test_llm_is_not_asked_when_rules_know_and_garbage_falls_back():
+    llm = scripted_llm("not json at all", then="still not json")
+    request, path, counts = understand("tune knn on iris", llm)
+    assert (request.intent, path, counts["calls"]) == ("optimize", "rules", 0)
+    request, path, counts = understand("hello there", llm, retries=1)
+    assert (request.intent, path) == ("unknown", "rules")
+    assert counts["calls"] == 2 and counts["invalid"] == 2
+
+
+# --- the graph -------------------------------------------------------------------------------
+def test_empty_unknown_and_missing_file_get_clear_replies(chat):
+    state, _ = chat("   ")
+    assert last_reply(state) == ("Your message was empty. Tell me what to do, or type /help.", "rules")
+    state, _ = chat("/frobnicate")
+    text, path = last_reply(state)
+    assert "unknown command '/frobnicate'" in text and path == "command"
+    state, _ = chat("/optimize nowhere.csv --target y")
+    assert "There is no file" in last_reply(state)[0] and "nowhere.csv" in last_reply(state)[0]
+    state, _ = chat("what is the weather like?")
+    assert "did not understand" in last_reply(state)[0]
+    state, _ = chat("/explain")
+    assert "nothing recorded to explain" in last_reply(state)[0]
+    state, _ = chat("/optimize iris --target nope")
+    assert "cannot start that optimization" in last_reply(state)[0]
+
+
+def test_long_run_waits_for_confirmation_and_decline_starts_nothing(chat):
+    state, events = chat("tune knn on iris with 6 trials", confirm_above_s=0)
+    assert state.next == ("confirm",)
+    question = state.interrupts[0].value["question"]
+    assert "6 trials of knn on iris" in question and "Go ahead" in question
+    state, _ = chat(Command(resume="no"), confirm_above_s=0)
+    assert "Not started" in last_reply(state)[0] and not state.next
+    assert optuna.get_all_study_names(runtime.default_storage()) == []
+
+
+def test_confirmed_run_streams_trials_then_status_explain_and_continue(chat):
+    chat("/optimize iris --model knn --trials 6 --study chat-iris", confirm_above_s=0)
+    state, events = chat(Command(resume="yes"), confirm_above_s=0)
+    trials = [c for mode, c in events if mode == "custom" and c["event"] == "trial" and c["n_done"]]
+    assert [t["n_done"] for t in trials] == [1, 2, 3, 4, 5, 6]
+    text, path = last_reply(state)
+    assert path == "command" and "chat-iris" in text and "6 trials finished" in text
+    study = optuna.load_study(study_name="chat-iris", storage=runtime.default_storage())
+    best = study.best_trial
+
+    state, _ = chat("how is the run going?")
+    assert f"{best.value:.5g}" in last_reply(state)[0]
+    state, _ = chat("why that n_neighbors?")
+    text, path = last_reply(state)
+    assert path == "rules" and f'"n_neighbors": {best.params["n_neighbors"]}' in text
+    assert best.user_attrs["source"] in ("init", "tpe", "random")  # and the answer names who proposed it
+    state, _ = chat("/explain max_depth")
+    assert "No recorded parameter is named max_depth" in last_reply(state)[0]
+
+    state, _ = chat("/continue --trials 3")  # short: under the default confirmation threshold
+    assert "9 trials finished" in last_reply(state)[0]
+    assert len([t for t in study.trials if t.state.is_finished()]) == 9
+
+
+def test_stop_request_ends_a_run_after_the_current_trial(chat, monkeypatch):
+    original = chat_graph.get_stream_writer
+
+    def writer_that_stops():
+        write = original()
+
+        def write_and_stop(event):
+            write(event)
+            if event.get("event") == "trial" and event.get("n_done") == 2:
+                chat_graph.request_stop()  # what Ctrl-C does in the terminal
+        return write_and_stop
+
+    monkeypatch.setattr(chat_graph, "get_stream_writer", writer_that_stops)
+    state, _ = chat("/optimize iris --model knn --trials 50 --study stop-me")
+    text = last_reply(state)[0]
+    assert "stopped at your request" in text and "/continue" in text
+    study = optuna.load_study(study_name="stop-me", storage=runtime.default_storage())
+    assert len([t for t in study.trials if t.state.is_finished()]) == 2
+    assert not chat_graph.STOP.is_set()
+
+
+def test_recommend_then_explain_quotes_its_evidence(chat, kb):  # noqa: F811
+    state, _ = chat("/recommend wine --families knn logistic_regression")
+    text, path = last_reply(state)
+    final = state.values["recommendation"]["final"]
+    assert path == "command" and f"I recommend {final['family']}" in text
+    state, _ = chat("why?")
+    text = last_reply(state)[0]
+    assert final["justification"] in text and "SHAP evidence" in text
