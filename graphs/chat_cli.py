@@ -161,8 +161,8 @@ def _save_history() -> None:
 
 def main_studio(host: str, port: int, open_browser: bool) -> int:
     """``langgraph dev`` on loopback with version checks, analytics and tracing off (offline)."""
+    import importlib.util
     import os
-    import shutil
     import subprocess
 
     root = Path(__file__).resolve().parents[1]
@@ -171,13 +171,13 @@ def main_studio(host: str, port: int, open_browser: bool) -> int:
         print("tunegraph: error: langgraph.json not found next to the graphs package; `tunegraph studio` needs "
               "the source checkout installed with `pip install -e '.[studio]'`", file=sys.stderr)
         return 2
-    cli = shutil.which("langgraph")
-    if cli is None:
+    if importlib.util.find_spec("langgraph_cli") is None or importlib.util.find_spec("langgraph_api") is None:
         print("tunegraph: error: the LangGraph CLI is missing: pip install -e '.[studio]'", file=sys.stderr)
         return 2
     env = {**os.environ, "LANGGRAPH_NO_VERSION_CHECK": "true", "LANGGRAPH_CLI_NO_ANALYTICS": "1",
            "LANGSMITH_TRACING": "false", "LANGCHAIN_TRACING_V2": "false"}
-    command = [cli, "dev", "--config", str(config), "--host", host, "--port", str(port), "--no-reload"]
+    command = [sys.executable, "-m", "langgraph_cli", "dev", "--config", str(config), "--host", host,
+               "--port", str(port), "--no-reload"]
     if not open_browser:
         command.append("--no-browser")
     print(f"Starting the LangGraph API server on http://{host}:{port} (graphs: optimize, recommend, chat).\n"
