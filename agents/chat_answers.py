@@ -10,6 +10,7 @@ from typing import Any
 
 import optuna
 
+from tools.answers import format_config
 from tools.runtime import default_storage
 
 
@@ -90,7 +91,7 @@ def _explain_run(name: str, study: optuna.Study, best: optuna.trial.FrozenTrial,
 
 def _explain_recommendation(recommendation: dict[str, Any], asked: set[str]) -> list[str]:
     final = recommendation["final"]
-    lines = [f"The recommendation was {final['family']} with {json.dumps(final['params'])} "
+    lines = [f"The recommendation was {final['family']} with {format_config(final['params'])} "
              f"({final['source']}): {final['justification']}"]
     candidates = (recommendation.get("evidence") or {}).get("candidates") or []
     chosen = next((c for c in candidates if c.get("params") == final["params"]), None)

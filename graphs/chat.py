@@ -21,7 +21,6 @@ Example (scripted):
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import replace
@@ -39,6 +38,7 @@ from agents.chat_answers import explain_text, load_study, status_text
 from agents.chat_intent import HELP, understand as read_request
 from graphs.context import Context
 from graphs.state import add_counts
+from tools.answers import format_config
 from tools.runtime import default_storage, default_study_name, get_llm
 from tools.tasks import load_task
 
@@ -272,7 +272,7 @@ def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
         return _say(state, f"I cannot recommend for that: {exc}")
     final, evaluation = out["final"], out.get("evaluation")
     judgement = final["judgement"]
-    text = (f"I recommend {final['family']} with {json.dumps(final['params'])}.\n"
+    text = (f"I recommend {final['family']} with {format_config(final['params'])}.\n"
             f"Expected: normalized score {final['expected_score']:.3f} (1 = best known on similar data), fit time "
             f"{final['expected_fit_time_s']:.2g} s.\nWhy: {final['justification']}\n"
             f"Judge: score {judgement['score']:.2f} ({'accepted' if judgement['passed'] else 'best of the rounds'}), "

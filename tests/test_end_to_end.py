@@ -50,3 +50,26 @@ def test_recommend_with_the_embedded_llm(capsys, small_metadataset, tmp_path, mo
     # whatever the small model said, the answer is inside the family's space and was judged
     assert final["judgement"]["checks"] and final["source"] in ("llm", "meta-learner")
     assert result["evaluation"]["status"] == "ok" and result["evaluation"]["mean"] > 0.8
+
+
+def test_chat_turns_with_the_embedded_llm():
+    """Plain language the keyword rules cannot place goes to the real model; a command never does."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from graphs.chat import builder
+    from graphs.context import Context
+
+    chat = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "e2e-chat"}}
+    context = Context(llm="embedded", trials=3, folds=3)
+    state = chat.invoke({"messages": [("user", "hello, what is there to know about the iris data?")]}, config,
+                        context=context)
+    assert state["llm"]["calls"] >= 1  # the model was asked to read the message
+    reply = state["messages"][-1]
+    assert reply.type == "ai" and reply.text and reply.additional_kwargs["handled_by"] in ("llm", "rules")
+    calls = state["llm"]["calls"]
+    state = chat.invoke({"messages": [("user", "/optimize iris --model knn --trials 3 --study e2e-chat")]}, config,
+                        context=context)
+    assert "3 trials finished" in state["messages"][-1].text
+    assert state["messages"][-1].additional_kwargs["handled_by"] == "command"
+    assert state["llm"]["calls"] > calls  # the run's Initializer and Optimizer used the model
