@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> dict:
             state.update(values or {})
             result = state.get("last_result")  # set by the Evaluator, counted by the summarizer
             if node == "summarize" and result and state.get("n_done"):
-                print(f"trial {state['n_done']:>3}/{args.trials} ({result['source']:>6}): {result.get('value')}  "
+                value = f"{result['value']:.5g}" if result.get("value") is not None else result.get("status")
+                print(f"trial {state['n_done']:>3}/{args.trials} ({result['source']:>6}): {value}  "
                       f"best {state['best_value']:.5g}")
     print(f"best {state['metric']}: {state['best_value']:.5g} with {json.dumps(state['best_params'])} "
           f"({state['stop_reason']})")
