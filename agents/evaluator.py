@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
+from tools.distributed import heartbeats
 from tools.evaluation import cross_validate_config
 from tools.runtime import open_run
 
@@ -25,22 +27,39 @@ def evaluate(state: dict[str, Any], runtime) -> dict[str, Any]:
     start = time.perf_counter()
     storage, study_id = run.study._storage, run.study._study_id
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, pending["number"])
-    if storage.get_trial(trial_id).state.is_finished():  # told before a crash: nothing to redo
-        return {"pending_trial": None, "last_result": _result_of(storage.get_trial(trial_id))}
-    result = cross_validate_config(run.task, run.family.name, pending["params"], run.metric.name,
-                                   folds=ctx.folds, seed=ctx.seed, time_limit=ctx.trial_timeout or None)
+    heartbeats.hold(run.study, trial_id)  # already beating, unless resumed from a checkpoint after a crash
+    try:
+        if storage.get_trial(trial_id).state.is_finished():  # told before a crash: nothing to redo
+            return {"pending_trial": None, "last_result": _result_of(storage.get_trial(trial_id))}
+        result = cross_validate_config(run.task, run.family.name, pending["params"], run.metric.name,
+                                       folds=ctx.folds, seed=ctx.seed, time_limit=ctx.trial_timeout or None)
+        try:
+            _record(run, trial_id, pending["number"], result)
+        except (UpdateFinishedTrialError, ValueError):
+            if not storage.get_trial(trial_id).state.is_finished():
+                raise
+            # a peer took this trial for dead (missed heartbeats) and queued its configuration again
+            return {"pending_trial": None, "elapsed_s": time.perf_counter() - start,
+                    "last_result": {"number": pending["number"], "source": pending.get("source"),
+                                    "status": "reclaimed", "value": None, "error": None}}
+    finally:
+        heartbeats.release(trial_id)
+    return {"pending_trial": None, "elapsed_s": time.perf_counter() - start,
+            "last_result": {"number": pending["number"], "source": pending.get("source"), "status": result.status,
+                            "value": result.mean, "error": result.error}}
+
+
+def _record(run, trial_id: int, number: int, result) -> None:
+    storage = run.study._storage
     for key, value in {"status": result.status, "cv_std": result.std, "fit_time_s": round(result.fit_time, 4),
                        "cv_wall_s": round(result.wall_time, 4), "fold_scores": result.fold_scores,
                        "error": result.error}.items():
         if value is not None:
             storage.set_trial_user_attr(trial_id, key, value)
     if result.ok:
-        run.study.tell(pending["number"], result.mean)
+        run.study.tell(number, result.mean)
     else:
-        run.study.tell(pending["number"], state=TrialState.FAIL)
-    return {"pending_trial": None, "elapsed_s": time.perf_counter() - start,
-            "last_result": {"number": pending["number"], "source": pending.get("source"), "status": result.status,
-                            "value": result.mean, "error": result.error}}
+        run.study.tell(number, state=TrialState.FAIL)
 
 
 def _result_of(trial) -> dict[str, Any]:

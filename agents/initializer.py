@@ -11,9 +11,10 @@ import json
 import uuid
 from typing import Any
 
-from agents.llm_ask import ask_json, new_counts
+from agents.llm_ask import ask_json, count, new_counts
 from prompts import render
 from tools.answers import InitializerAnswer, describe_space, format_config, initializer_schema
+from tools.distributed import study_lock
 from tools.runtime import OptimizeRun, default_study_name, open_run
 from tools.search_space import SearchSpace
 
@@ -33,8 +34,10 @@ def initialize(state: dict[str, Any], runtime) -> dict[str, Any]:
         return update
     counts = new_counts()
     configs, reasoning = initial_configs(run, space, ctx.init_configs, ctx.llm_retries, counts)
-    for config, why in configs:
-        run.study.enqueue_trial(config, user_attrs={"source": "init", "reasoning": why}, skip_if_exists=True)
+    with study_lock(run.study):  # workers starting together: the first one enqueues, the others find trials
+        if not run.study.trials:
+            for config, why in configs:
+                run.study.enqueue_trial(config, user_attrs={"source": "init", "reasoning": why}, skip_if_exists=True)
     update["llm"] = counts
     update["space_notes"] = [f"initial configurations: {reasoning}"]
     return update
@@ -54,7 +57,10 @@ def initial_configs(run: OptimizeRun, space: SearchSpace, n: int, retries: int,
 
     def accept(data: dict) -> InitializerAnswer:
         answer = InitializerAnswer.model_validate(data)
-        clean = [space.clip(c)[0] for c in answer.configs[:n]]
+        clipped = [space.clip(c) for c in answer.configs[:n]]
+        if any(notes for _, notes in clipped):  # used after clipping or coercion: counted
+            count(counts, "clipped")
+        clean = [config for config, _ in clipped]
         return InitializerAnswer(configs=clean, reasoning=answer.reasoning)
 
     answer, why = ask_json(run.llm, prompt, initializer_schema(space, n), accept, retries, counts, max_tokens=400)

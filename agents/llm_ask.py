@@ -16,7 +16,26 @@ SYSTEM = "You are a careful machine-learning engineer. Reply with one JSON objec
 
 
 def new_counts() -> dict[str, float]:
+    """Counters of one agent's LLM use; the graph state sums them key by key.
+
+    Besides the totals, each fault is counted by kind, under keys added when it first happens:
+    ``error_<kind>`` for a call that failed (``timeout``, ``connection``, ``http_error``,
+    ``broken_stream``, ``other``; see :func:`tools.llm.error_kind`) and ``invalid_<kind>`` for an
+    answer that was rejected: ``json`` (no JSON object), ``schema`` (wrong shape or types),
+    ``value`` (a value the search space cannot take), ``rejected`` (refused by the agent's own
+    checks, e.g. a configuration already tried). ``clipped`` counts answers used after clipping.
+    """
     return {"calls": 0, "invalid": 0, "errors": 0, "fallbacks": 0, "latency_s": 0.0, "tokens": 0}
+
+
+def fault_counts(counts: dict[str, float]) -> dict[str, int]:
+    """The per-kind fault counters of ``counts`` that are not zero, e.g. ``{"error_timeout": 3}``."""
+    return {key: int(value) for key, value in sorted(counts.items())
+            if value and (key.startswith(("error_", "invalid_")) or key == "clipped")}
+
+
+def count(counts: dict[str, float], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
 
 
 def ask_json(llm: LLMClient, prompt: str, schema: dict[str, Any], accept: Callable[[dict[str, Any]], T],
@@ -33,16 +52,32 @@ def ask_json(llm: LLMClient, prompt: str, schema: dict[str, Any], accept: Callab
             text = llm.complete_json(SYSTEM, prompt, schema, max_tokens=max_tokens)
         except LLMError as exc:
             counts["errors"] += 1
+            count(counts, f"error_{getattr(exc, 'kind', 'other')}")
             _add_cost(llm, counts)
             return None, str(exc)
         _add_cost(llm, counts)
         try:
-            return accept(parse_json_object(text)), ""
-        except (AnswerError, SearchSpaceError, ValidationError, TypeError, ValueError) as exc:
-            counts["invalid"] += 1
-            why = _short(exc)
-            prompt = f"{prompt}\nYour previous answer was rejected: {why}. Answer again with valid JSON."
+            data = parse_json_object(text)
+        except AnswerError as exc:
+            data, why = None, _short(exc)
+            count(counts, "invalid_json")
+        if data is not None:
+            try:
+                return accept(data), ""
+            except (AnswerError, SearchSpaceError, ValidationError, TypeError, ValueError) as exc:
+                why = _short(exc)
+                count(counts, "invalid_" + _invalid_kind(exc))
+        counts["invalid"] += 1
+        prompt = f"{prompt}\nYour previous answer was rejected: {why}. Answer again with valid JSON."
     return None, why
+
+
+def _invalid_kind(exc: Exception) -> str:
+    if isinstance(exc, (ValidationError, TypeError)):
+        return "schema"
+    if isinstance(exc, AnswerError):
+        return "rejected"
+    return "value"  # SearchSpaceError and other ValueErrors: a value the space cannot take
 
 
 def _add_cost(llm: LLMClient, counts: dict[str, float]) -> None:

@@ -8,17 +8,20 @@ cuts the best one out of the space, retried a bounded number of times, then repl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from datetime import datetime
 from typing import Any
 
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from agents.llm_ask import ask_json, new_counts
+from agents.llm_ask import ask_json, count, new_counts
 from prompts import render
 from tools.answers import AnswerError, OptimizerAnswer, describe_space, optimizer_schema
+from tools.distributed import adopt, claim
 from tools.llm import LLMClient
 from tools.runtime import OptimizeRun, open_run
 from tools.sampler import Proposal
@@ -35,7 +38,8 @@ def choose_proposer(state: dict[str, Any], runtime) -> dict[str, Any]:
         return {"next_source": "pending"}
     if state.get("worker_id"):  # tag trials at creation, so one cut off by a crash is found again
         run.sampler.trial_user_attrs = {"worker": state["worker_id"]}
-    orphan = _orphan_trial(run, state.get("worker_id"), SearchSpace.from_dict(state["search_space"]).names())
+    orphan = _orphan_trial(run, state.get("worker_id"), SearchSpace.from_dict(state["search_space"]).names(),
+                           ctx.trials)
     if orphan is not None:  # asked by this run just before a crash, never evaluated: adopt it
         return {"next_source": "pending", "pending_trial": orphan}
     if run.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
@@ -53,7 +57,10 @@ def sample_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
     space = SearchSpace.from_dict(state["search_space"])
     source = state.get("next_source")
     source = source if source in ("tpe", "random") else "tpe"
-    trial = run.sampler.ask(run.study, space.to_optuna(), source)
+    # a slot of the study's budget first: workers sharing the study never overshoot it
+    trial = claim(run.study, ctx.trials, lambda: run.sampler.ask(run.study, space.to_optuna(), source))
+    if trial is None:  # the budget is spent (with the peers' trials): summarize stops the run
+        return {"pending_trial": None}
     return {"pending_trial": _pending(run, trial, state.get("worker_id"))}
 
 
@@ -75,12 +82,17 @@ def llm_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
         space = new_space
     if proposal is None:
         counts["fallbacks"] += 1
-        trial = run.sampler.ask(run.study, space.to_optuna(), "tpe")
-        run.study._storage.set_trial_user_attr(trial._trial_id, "llm_fallback", why[:300] or True)
-    else:
+
+    def ask() -> optuna.Trial:  # run once a budget slot is ours, so no proposal is left queued past the budget
+        if proposal is None:
+            trial = run.sampler.ask(run.study, space.to_optuna(), "tpe")
+            run.study._storage.set_trial_user_attr(trial._trial_id, "llm_fallback", why[:300] or True)
+            return trial
         run.study.enqueue_trial(proposal.params, user_attrs={"source": "llm", "reasoning": proposal.reasoning[:1000]})
-        trial = run.study.ask(space.to_optuna())
-    update["pending_trial"] = _pending(run, trial, state.get("worker_id"))
+        return run.study.ask(space.to_optuna())
+
+    trial = claim(run.study, ctx.trials, ask)
+    update["pending_trial"] = _pending(run, trial, state.get("worker_id")) if trial is not None else None
     update["elapsed_s"] = time.perf_counter() - start
     return update
 
@@ -97,9 +109,11 @@ def propose_with_llm(llm: LLMClient, run: OptimizeRun, space: SearchSpace, histo
         answer = OptimizerAnswer.model_validate(data)
         new_space = adapt_space(space, answer.ranges, run.bounds, best_params) if answer.ranges else None
         # an unusable range change does not spoil the configuration: it is simply not applied
-        config, _ = (new_space or space).clip(answer.config)
+        config, notes = (new_space or space).clip(answer.config)
         if any(_same(config, t) for t in tried):
             raise AnswerError(f"configuration {json.dumps(config)} was already tried; propose a different one")
+        if notes:  # out-of-range or mistyped values were clipped or coerced: used, but counted
+            count(counts, "clipped")
         return Proposal(config, answer.reasoning.strip() or "(no reasoning given)"), new_space
 
     result, why = ask_json(llm, prompt, optimizer_schema(space), accept, retries, counts)
@@ -176,24 +190,25 @@ def _pending(run: OptimizeRun, trial: optuna.Trial, worker_id: str | None) -> di
             "source": frozen.user_attrs.get("source", "tpe")}
 
 
-def _orphan_trial(run: OptimizeRun, worker_id: str | None, names: list[str]) -> dict[str, Any] | None:
+def _orphan_trial(run: OptimizeRun, worker_id: str | None, names: list[str], budget: int) -> dict[str, Any] | None:
     """A trial this run asked for but never evaluated (the process died in between).
 
     Ours are tagged with our worker id; an untagged one was cut off even before the tag and
     counts as ours when it started before this process (no live peer can be that old and
-    untagged). One with all its parameters is adopted; one cut off mid-way is marked failed
-    and 'abandoned', which keeps it out of the budget and the history.
+    untagged). One with all its parameters is adopted if it holds a budget slot or one is free;
+    any other is marked failed and 'abandoned', which keeps it out of the budget and the history.
     """
     for trial in run.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = trial.user_attrs.get("worker")
         untagged_and_old = worker is None and trial.datetime_start is not None and trial.datetime_start < PROCESS_START
         if not worker_id or not (worker == worker_id or untagged_and_old):
             continue
-        if all(name in trial.params for name in names):
+        if all(name in trial.params for name in names) and adopt(run.study, budget, trial):
             return {"number": int(trial.number), "params": _plain(trial.params),
                     "source": trial.user_attrs.get("source", "tpe")}
-        run.study._storage.set_trial_user_attr(trial._trial_id, "abandoned", True)
-        run.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        with contextlib.suppress(UpdateFinishedTrialError):  # a peer may have found it stale first
+            run.study._storage.set_trial_user_attr(trial._trial_id, "abandoned", True)
+            run.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     return None
 
 

@@ -14,6 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from prompts import render
 from tools.answers import format_config, format_value
+from tools.distributed import counts
 from tools.runtime import open_run
 
 HISTORY_CHARS = 1800  # ~450 tokens: leaves room for the task, the space and the answer in 2k tokens
@@ -34,7 +35,7 @@ def summarize(state: dict[str, Any], runtime) -> dict[str, Any]:
 def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
     """Completed and failed trials; those abandoned by a crash before evaluation do not count."""
     return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
-            if not t.user_attrs.get("abandoned")]
+            if counts(t)]
 
 
 def progress(finished: list[FrozenTrial], direction) -> dict[str, Any]:

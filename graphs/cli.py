@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--seed", type=int, default=0, help="seed of sampler, folds and models (default: 0)")
     opt.add_argument("--storage", default="", help="Optuna storage URL (default: sqlite:///.tunegraph/studies.db)")
     opt.add_argument("--study", help="study name; an existing one resumes (default: <data>-<model>-<time>)")
+    opt.add_argument("--worker", help="this worker's name, when several run one study from the same directory: "
+                     "each checkpoints and resumes on its own (default: one worker per directory)")
     opt.add_argument("--out", help="write the result as JSON to this file")
     opt.add_argument("--quiet", action="store_true", help="no progress bar")
     opt.set_defaults(handler=run_optimize)
@@ -168,15 +170,22 @@ def run_optimize(args: argparse.Namespace) -> int:
                       time_budget=args.time_budget, patience=args.patience, seed=args.seed, folds=args.folds,
                       warm_start=args.warm_start, learn=not args.no_learn,
                       trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
+    from tools.distributed import StorageError, WorkerBusy
+
     try:
         check_study_name(inputs["study_name"])
+        if args.worker:
+            check_study_name(args.worker)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             run = open_run(inputs, storage=context.storage, llm=context.llm, sampler=context.sampler,
                            p_llm=context.p_llm, seed=context.seed, n_startup_trials=context.n_startup_trials)
-    except (TaskError, LLMConfigError, SearchSpaceError, ValueError) as exc:
+    except (TaskError, LLMConfigError, SearchSpaceError, ValueError, StorageError) as exc:
         return _error(str(exc))
-    return _drive(inputs, context, run, args)
+    try:
+        return _drive(inputs, context, run, args)
+    except WorkerBusy as exc:
+        return _error(str(exc))
 
 
 def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> int:
@@ -184,26 +193,32 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
     from rich.console import Console
 
     from graphs.optimize import builder
+    from tools.distributed import checkpoint_thread_lock, mask_url
     from tools.runtime import default_checkpoints
 
     console = Console(stderr=True, quiet=args.quiet)
-    config = {"configurable": {"thread_id": inputs["study_name"]}, "recursion_limit": 100_000}
+    thread_id = inputs["study_name"] + (f"@{args.worker}" if args.worker else "")  # workers of a study: one each
+    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100_000}
     started = time.perf_counter()
     llm_name = run.llm.name if run.llm else "none (deterministic policies)"
-    with SqliteSaver.from_conn_string(str(default_checkpoints())) as saver:
+    with checkpoint_thread_lock(default_checkpoints().parent, thread_id), \
+            SqliteSaver.from_conn_string(str(default_checkpoints())) as saver:
         graph = builder.compile(checkpointer=saver)
         snapshot = graph.get_state(config)
         resuming = bool(snapshot.next)
         done_before = len([t for t in run.study.trials if t.state.is_finished()])
-        console.print(f"[bold]study[/bold] {inputs['study_name']}  [bold]task[/bold] {run.task.describe()}")
+        console.print(f"[bold]study[/bold] {inputs['study_name']}  [bold]task[/bold] {run.task.describe()}"
+                      + (f"  [bold]storage[/bold] {mask_url(args.storage)}" if args.storage else "")
+                      + (f"  [bold]worker[/bold] {args.worker}" if args.worker else ""))
         console.print(f"[bold]model[/bold] {run.family.name}  [bold]metric[/bold] {run.metric.name} "
                       f"({run.metric.direction})  [bold]sampler[/bold] {context.sampler}  [bold]LLM[/bold] {llm_name}"
                       + (f"  [yellow]resuming after {done_before} finished trials[/yellow]" if resuming or done_before else ""))
         try:
             _stream(graph, None if resuming else inputs, config, context, console, done_before, args.trials)
-        except KeyboardInterrupt:
-            console.print(f"\n[yellow]interrupted[/yellow]: finished trials are saved in the study. Resume with: "
-                          f"tunegraph optimize ... --study {inputs['study_name']}")
+        except KeyboardInterrupt:  # the note shows with --quiet too: it says how to resume
+            Console(stderr=True).print(f"\n[yellow]interrupted[/yellow]: finished trials are saved in the study. "
+                                       f"Resume with: tunegraph optimize ... --study {inputs['study_name']}"
+                                       + (f" --worker {args.worker}" if args.worker else ""))
             _report(run, graph.get_state(config).values, time.perf_counter() - started, console, args)
             return EXIT_INTERRUPTED
         final = graph.get_state(config).values
@@ -390,13 +405,16 @@ def run_metadata_add(args: argparse.Namespace) -> int:
     import optuna
 
     from tools import metadataset
+    from tools.distributed import StorageError, is_rdb, mask_url, open_storage
     from tools.runtime import default_storage
 
     storage = args.storage or default_storage()
     try:
-        study = optuna.load_study(study_name=args.study, storage=storage)
+        study = optuna.load_study(study_name=args.study, storage=open_storage(storage) if is_rdb(storage) else storage)
+    except StorageError as exc:
+        return _error(str(exc))
     except KeyError:
-        return _error(f"no study named '{args.study}' in {storage}")
+        return _error(f"no study named '{args.study}' in {mask_url(storage)}")
     try:
         records = metadataset.records_from_study(study)
         frame = metadataset.append(metadataset.user_path(), records)
@@ -433,6 +451,11 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
         f": {calls} calls, {int(llm.get('invalid', 0))} invalid answers, {int(llm.get('errors', 0))} errors, "
         f"{int(llm.get('fallbacks', 0))} fallbacks, mean latency {llm.get('latency_s', 0) / calls:.2f} s"
         if calls else ""))
+    from agents.llm_ask import fault_counts
+
+    faults = fault_counts(llm)
+    if faults:  # every LLM fault by kind: errors (timeout, connection, ...) and rejected answers
+        table.add_row("LLM faults", ", ".join(f"{k}: {v}" for k, v in faults.items()))
     table.add_row("stopped because", str(state.get("stop_reason") or "interrupted"))
     table.add_row("wall time", f"{wall:.1f} s")
     out.print(table)
@@ -443,10 +466,12 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
             "best_value": best.value if best else None, "best_params": best.params if best else None,
             "best_trial": best.number if best else None, "n_trials": len(trials),
             "n_failed": len(trials) - len(complete), "trials_by_source": dict(by_source), "llm": llm,
-            "llm_model": run.llm.name if run.llm else None, "stop_reason": state.get("stop_reason"),
+            "llm_faults": faults, "llm_model": run.llm.name if run.llm else None,
+            "stop_reason": state.get("stop_reason"),
             "wall_time_s": wall, "search_space": state.get("search_space"),
             "trials": [{"number": t.number, "value": t.value, "state": t.state.name, "params": t.params,
-                        "source": t.user_attrs.get("source"), "reasoning": t.user_attrs.get("reasoning")}
+                        "source": t.user_attrs.get("source"), "reasoning": t.user_attrs.get("reasoning"),
+                        **({"error": t.user_attrs["error"]} if t.user_attrs.get("error") else {})}
                        for t in trials],
         }
         Path(args.out).write_text(json.dumps(result, indent=2, default=str))

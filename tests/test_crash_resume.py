@@ -10,6 +10,8 @@ import time
 
 import optuna
 
+from tests.fault_log import record
+
 STORAGE = "sqlite:///.tunegraph/studies.db"
 COMMAND = [sys.executable, "-m", "graphs.cli", "optimize", "--dataset", "breast_cancer", "--model", "xgboost",
            "--llm", "none", "--trials", "14", "--folds", "3", "--study", "crashy", "--quiet"]
@@ -55,3 +57,33 @@ def test_sigkill_twice_then_resume():
     params = [tuple(sorted(t.params.items())) for t in study.trials if not t.user_attrs.get("abandoned")]
     assert len(params) == len(set(params))
     assert [t.user_attrs["source"] for t in study.trials].count("init") == 1
+    record("process", "SIGKILL mid-run", 2, 2, "resumed by study name: budget exact, nothing lost or repeated")
+
+
+def test_sigint_stops_cleanly_with_a_summary_then_resume():
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    command = [*COMMAND[:COMMAND.index("--study")], "--study", "ctrl-c", "--quiet"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and len(finished("ctrl-c")) < 3:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert "interrupted" in err and "--study ctrl-c" in err  # how to resume
+    done = finished("ctrl-c")
+    assert 3 <= len(done) < 14
+    # the summary: the trials finished so far, and why the run stopped
+    assert "TuneGraph result: ctrl-c" in out and f"{len(done)} finished" in out and "interrupted" in out
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    final = finished("ctrl-c")
+    assert len(final) == 14 and {n: v for n, v in final.items() if n in done} == done
+    study = optuna.load_study(study_name="ctrl-c", storage=STORAGE)
+    assert all(t.state != optuna.trial.TrialState.RUNNING for t in study.trials)
+    params = [tuple(sorted(t.params.items())) for t in study.trials if not t.user_attrs.get("abandoned")]
+    assert len(params) == len(set(params))  # nothing evaluated twice
+    record("process", "SIGINT mid-run", 1, 1, "exit 130 with a summary, no traceback; resumed without duplicates")

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import math
 import os
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -35,7 +37,46 @@ EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class LLMError(RuntimeError):
-    """The LLM could not be reached or did not answer (not: answered badly)."""
+    """The LLM could not be reached or did not answer (not: answered badly).
+
+    ``kind`` says how: ``timeout``, ``connection``, ``http_error``, ``broken_stream`` or ``other``.
+    """
+
+    def __init__(self, message: str, kind: str = "other"):
+        super().__init__(message)
+        self.kind = kind
+
+
+ERROR_KINDS: tuple[str, ...] = ("timeout", "connection", "http_error", "broken_stream", "other")
+
+
+def error_kind(exc: BaseException) -> str:
+    """Classify a transport failure (the exception and its causes) as one of ``ERROR_KINDS``.
+
+    Example:
+        >>> error_kind(TimeoutError("timed out"))
+        'timeout'
+    """
+    seen: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in seen and len(seen) < 10:
+        seen.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    names = [type(e).__name__ for e in seen]
+    if any(isinstance(e, TimeoutError) for e in seen) or any("Timeout" in n for n in names):
+        return "timeout"
+    if any(isinstance(getattr(e, "status_code", None), int) for e in seen) or "HTTPStatusError" in names:
+        return "http_error"
+    if any(n in ("RemoteProtocolError", "JSONDecodeError", "IncompleteRead", "ChunkedEncodingError") for n in names):
+        return "broken_stream"
+    if any(isinstance(e, ConnectionError) for e in seen) or any(n in ("ConnectError", "ReadError") for n in names):
+        return "connection"
+    return "other"
+
+
+def redact(text: str) -> str:
+    """Hide credentials written into URLs (``http://user:secret@host`` -> ``http://***@host``)."""
+    return re.sub(r"(?<=://)[^/@\s]+@", "***@", text)
 
 
 class LLMConfigError(ValueError):
@@ -51,6 +92,7 @@ class LLMCall:
     completion_tokens: int = 0
     ok: bool = True
     error: str | None = None
+    kind: str | None = None  # for a failed call: one of ERROR_KINDS
 
 
 @dataclass
@@ -87,10 +129,11 @@ class LLMClient:
         try:
             with self._lock:
                 result = self.chat.generate([messages], **kwargs)
-        except Exception as exc:  # transport errors come in many types: report them as one
+        except Exception as exc:  # transport errors come in many types: report them as one, with its kind
+            kind, detail = error_kind(exc), redact(f"{type(exc).__name__}: {exc}")
             self.calls.append(LLMCall(self.provider, self.model, time.perf_counter() - start, ok=False,
-                                      error=f"{type(exc).__name__}: {exc}"[:300]))
-            raise LLMError(f"{self.name} failed: {type(exc).__name__}: {exc}") from exc
+                                      error=detail[:300], kind=kind))
+            raise LLMError(f"{self.name} failed ({kind}): {detail}", kind) from exc
         latency = time.perf_counter() - start
         generation = result.generations[0][0]
         usage = getattr(generation.message, "usage_metadata", None) or {}
@@ -116,6 +159,7 @@ class LLMClient:
             "median_latency_s": latencies[len(latencies) // 2] if latencies else 0.0,
             "prompt_tokens": sum(c.prompt_tokens for c in ok),
             "completion_tokens": sum(c.completion_tokens for c in ok),
+            **{f"errors_{kind}": sum(1 for c in self.calls if c.kind == kind) for kind in ERROR_KINDS},
         }
 
     def records(self) -> list[dict[str, Any]]:
@@ -145,17 +189,29 @@ def ollama_models(host: str, timeout: float = 2.0) -> list[str]:
     try:
         listing = ollama.Client(host=host, timeout=timeout).list()
     except Exception as exc:
-        raise LLMError(f"Ollama at {host} does not answer: {type(exc).__name__}: {exc}") from exc
+        raise LLMError(redact(f"Ollama at {host} does not answer: {type(exc).__name__}: {exc}"), error_kind(exc)) from exc
     return [m.model for m in listing.models if m.model]
 
 
-def make_llm(spec: str = "auto", *, temperature: float = 0.7, max_tokens: int = 256, timeout: float = 120.0,
+def llm_timeout() -> float:
+    """Seconds an Ollama request may take: $TUNEGRAPH_LLM_TIMEOUT, else 120."""
+    try:
+        value = float(os.environ.get("TUNEGRAPH_LLM_TIMEOUT", ""))
+    except ValueError:
+        return 120.0
+    return value if math.isfinite(value) and value > 0 else 120.0
+
+
+def make_llm(spec: str = "auto", *, temperature: float = 0.7, max_tokens: int = 256, timeout: float | None = None,
              seed: int = 0, n_ctx: int = 4096) -> LLMClient | None:
     """Build the chat model named by ``spec``; ``none`` gives None (agents use their fallback policy).
+
+    ``timeout`` (seconds per Ollama request) defaults to $TUNEGRAPH_LLM_TIMEOUT, else 120.
 
     Raises LLMConfigError for an unknown provider, a missing GGUF file, or an Ollama host
     that was asked for explicitly and cannot be reached.
     """
+    timeout = llm_timeout() if timeout is None else timeout
     spec = (spec or "auto").strip()
     provider, _, model = spec.partition(":")
     provider = provider.lower()
@@ -178,7 +234,7 @@ def make_llm(spec: str = "auto", *, temperature: float = 0.7, max_tokens: int = 
         except LLMError as exc:
             raise LLMConfigError(f"{exc}. Start it with 'ollama serve', set OLLAMA_HOST, or use --llm embedded") from None
         if not _has_model(available, model):
-            raise LLMConfigError(f"Ollama at {host} has no model '{model}'; it has: {', '.join(available) or 'none'} "
+            raise LLMConfigError(f"Ollama at {redact(host)} has no model '{model}'; it has: {', '.join(available) or 'none'} "
                                  f"(pull it with 'ollama pull {model}')")
         return _ollama(model, temperature, max_tokens, timeout, seed, n_ctx)
     if provider == "embedded":

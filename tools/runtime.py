@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 import optuna
 
+from tools.distributed import is_rdb, open_storage, study_lock
 from tools.evaluation import Metric, get_metric
 from tools.llm import LLMClient, make_llm
 from tools.models import ModelFamily, get_family
@@ -101,9 +102,11 @@ def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none",
     metric = get_metric(inputs.get("metric") or None, task)
     the_sampler = LLMTPESampler(mode=sampler, p_llm=p_llm, seed=seed, n_startup_trials=n_startup_trials)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=name, storage=storage, direction=metric.direction,
-                                sampler=the_sampler, load_if_exists=True)
-    _check_or_tag(study, task, family, metric)
+    # RDB URLs get heartbeats, so workers sharing the study find a dead peer's trial (tools.distributed)
+    study = optuna.create_study(study_name=name, storage=open_storage(storage) if is_rdb(storage) else storage,
+                                direction=metric.direction, sampler=the_sampler, load_if_exists=True)
+    with study_lock(study):  # workers starting together on a new study would insert the same tags
+        _check_or_tag(study, task, family, metric)
     if study.trials:  # resuming: a fresh seed, or the random start-up trials would repeat
         the_sampler.seed(seed + len(study.trials))
     run = OptimizeRun(task, family, metric, family.search_space(task.task_type), study, the_sampler, get_llm(llm))

@@ -73,9 +73,14 @@ class LLMTPESampler(BaseSampler):
     def seed(self, seed: int | None) -> None:
         """Seed the coin, TPE and random sampling afresh.
 
-        A resumed study should be reseeded (e.g. with ``seed + len(study.trials)``): the same
-        seed again would replay the first run's random start-up trials as duplicates.
+        With a seed, each trial's draws are seeded again from ``(seed, trial number)``: numbers
+        are unique within a study, so workers sharing one never draw the same random start-up
+        configurations, and a resumed run does not replay the first run's.
         """
+        self._seed = seed
+        self._reseed(seed)
+
+    def _reseed(self, seed: int | None) -> None:
         self._coin = np.random.default_rng(seed)
         self._tpe = TPESampler(seed=seed, n_startup_trials=self._n_startup_trials)
         self._random = RandomSampler(seed=None if seed is None else seed + 1)
@@ -100,11 +105,14 @@ class LLMTPESampler(BaseSampler):
 
     # --- Optuna's sampler contract --------------------------------------------------------------
     def reseed_rng(self) -> None:
+        self._seed = None
         self._coin = np.random.default_rng()
         self._tpe.reseed_rng()
         self._random.reseed_rng()
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if self._seed is not None:
+            self._reseed(int(np.random.SeedSequence([self._seed % 2**32, trial.number]).generate_state(1)[0]))
         if "fixed_params" in trial.system_attrs:  # enqueued: init, meta or the graph's LLM agent
             source = trial.user_attrs.get("source", "enqueued")
         else:

@@ -95,8 +95,10 @@ class SearchSpace:
     def from_json(cls, text: str) -> "SearchSpace":
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
             raise SearchSpaceError(f"search space is not valid JSON: {exc}") from None
+        except RecursionError:  # '[[[[...' nested deeper than the decoder's stack
+            raise SearchSpaceError("search space is not valid JSON: nested too deeply") from None
         return cls.from_dict(data)
 
     @classmethod

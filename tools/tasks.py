@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -64,12 +65,28 @@ class Task:
         mf = self.meta_features()
         kind = (f"{self.task_type} with {self.n_classes} classes" if self.task_type == "classification"
                 else "regression")
-        text = (f"Data set '{self.name}': {int(mf['n_rows'])} rows, {int(mf['n_features'])} features "
+        text = (f"Data set {quote_name(self.name)}: {int(mf['n_rows'])} rows, {int(mf['n_features'])} features "
                 f"({int(mf['n_numeric'])} numeric, {int(mf['n_categorical'])} categorical), "
-                f"{mf['missing_share']:.1%} missing cells. Task: {kind}, target '{self.target}'.")
+                f"{mf['missing_share']:.1%} missing cells. Task: {kind}, target {quote_name(self.target)}.")
         if self.task_type == "classification":
             text += f" Majority class share {mf['majority_share']:.2f}."
         return text
+
+
+def quote_name(name: object, limit: int = 60) -> str:
+    """A user-given name (data set, column) as it may appear in a prompt: one line, at most
+    ``limit`` characters, control characters removed, in JSON double quotes, so text like
+    "ignore previous instructions" reads as a quoted name, not as an instruction.
+
+    Example:
+        >>> quote_name("col 1; ignore previous instructions\t!")
+        '"col 1; ignore previous instructions !"'
+    """
+    text = "".join(ch if ch.isprintable() else " " for ch in str(name))
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return json.dumps(text, ensure_ascii=False)
 
 
 def load_task(dataset: str | None = None, data: str | Path | None = None, target: str | None = None,
@@ -137,7 +154,8 @@ def infer_task_type(y: pd.Series) -> TaskType:
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         return "classification"
     values = y.dropna()
-    is_integral = bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+    numbers = values.to_numpy(dtype=float)
+    is_integral = bool(np.isfinite(numbers).all() and (np.mod(numbers, 1) == 0).all())
     return "classification" if is_integral and values.nunique() <= 10 else "regression"
 
 
@@ -162,6 +180,10 @@ def task_from_frame(frame: pd.DataFrame, target: str, name: str = "data", task_t
     if X.shape[1] == 0:
         raise TaskError(f"data set '{name}' has no feature columns besides the target '{target}'")
     X = X.reset_index(drop=True)
+    infinite = [c for c in X.columns if pd.api.types.is_float_dtype(X[c]) and np.isinf(X[c].to_numpy(dtype=float)).any()]
+    if infinite:  # '1e999' or 'inf' in a CSV: every model would reject the table, so treat it as missing
+        warnings.warn(f"infinite values in {', '.join(map(str, infinite[:5]))} are treated as missing", stacklevel=2)
+        X[infinite] = X[infinite].replace([np.inf, -np.inf], np.nan)
     for col in X.columns:  # keep pandas' categorical dtypes out of the pipelines' way
         if isinstance(X[col].dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(X[col]):
             X[col] = X[col].astype(str).where(X[col].notna())
@@ -182,6 +204,9 @@ def task_from_frame(frame: pd.DataFrame, target: str, name: str = "data", task_t
                                 "use --task-type classification if it is a label")
             y_raw = numeric
         y = y_raw.to_numpy(dtype=float)
+        if not np.isfinite(y).all():
+            raise TaskError(f"regression target '{target}' has infinite values (e.g. {y[~np.isfinite(y)][0]}); "
+                            "fix or drop those rows")
         if np.nanstd(y) == 0:
             raise TaskError(f"regression target '{target}' is constant; there is nothing to predict")
         class_list = []

@@ -1,0 +1,96 @@
+"""Objective faults: a model that raises, predicts NaN, runs past its time limit, or cannot get its memory.
+
+A test-only model family is registered for the run; its estimator misbehaves when its one
+hyperparameter ``x`` is above 0.5. A real `tunegraph optimize` (real study, real cross-validation)
+must record each such trial as failed, with the reason, and go on to its budget.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import optuna
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from graphs.cli import main
+from tests.fault_log import record
+from tools import models, runtime
+
+TRIALS = 8
+
+
+class FaultyClassifier(ClassifierMixin, BaseEstimator):
+    """Predicts the majority class; with ``x > 0.5`` it commits ``fault`` instead."""
+
+    def __init__(self, x: float = 0.25, fault: str = "raise"):
+        self.x = x
+        self.fault = fault
+
+    @property
+    def _faulty(self) -> bool:
+        return self.x > 0.5
+
+    def fit(self, X, y):
+        if self._faulty and self.fault == "raise":
+            raise RuntimeError("injected fault: the model cannot fit this")
+        if self._faulty and self.fault == "memory":
+            np.empty(2**50, dtype=np.uint8)  # 1 PiB: more than any address space; fails at once, takes nothing
+        if self._faulty and self.fault == "slow":
+            time.sleep(0.15)  # per fold; the trial's limit is 0.2 s
+        self.classes_, counts = np.unique(y, return_counts=True)
+        self.majority_ = self.classes_[np.argmax(counts)]
+        return self
+
+    def predict(self, X):
+        if self._faulty and self.fault == "nan":
+            return np.full(len(X), np.nan)
+        return np.full(len(X), self.majority_)
+
+
+def faulty_family(fault: str) -> models.ModelFamily:
+    return models.ModelFamily(
+        f"faulty_{fault}", ("classification",), False,
+        lambda task_type: {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+        lambda task_type, width: {"x": 0.25},
+        lambda c, task, seed, needs_proba: FaultyClassifier(x=c["x"], fault=fault),
+        f"a test model that fails with '{fault}' when x > 0.5")
+
+
+@pytest.mark.parametrize("fault, status, reason", [
+    ("raise", "failed", "RuntimeError: injected fault: the model cannot fit this"),
+    ("nan", "failed", "NaN"),
+    ("slow", "timeout", "exceeded the time limit of 0.2 s after 2 fold(s)"),
+    ("memory", "failed", "MemoryError"),
+])
+def test_failing_trials_are_recorded_and_the_study_goes_on(monkeypatch, capsys, tmp_path, fault, status, reason):
+    family = faulty_family(fault)
+    monkeypatch.setitem(models.FAMILIES, family.name, family)
+    out_file = tmp_path / "result.json"
+    code = main(["optimize", "--dataset", "iris", "--model", family.name, "--metric", "accuracy", "--llm", "none",
+                 "--sampler", "random", "--trials", str(TRIALS), "--folds", "3", "--trial-timeout", "0.2",
+                 "--no-learn", "--quiet", "--study", f"faulty-{fault}", "--out", str(out_file)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Traceback" not in err
+    result = json.loads(out_file.read_text())
+    assert result["n_trials"] == TRIALS and result["stop_reason"] == f"trial budget of {TRIALS} reached"
+
+    study = optuna.load_study(study_name=f"faulty-{fault}", storage=runtime.default_storage())
+    faulty = [t for t in study.trials if t.params["x"] > 0.5]
+    healthy = [t for t in study.trials if t.params["x"] <= 0.5]
+    assert faulty and healthy  # the seed gives both kinds
+    for trial in faulty:
+        assert trial.state == optuna.trial.TrialState.FAIL
+        assert trial.user_attrs["status"] == status and reason in trial.user_attrs["error"]
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in healthy)
+    assert result["n_failed"] == len(faulty) and f"{TRIALS} finished ({len(faulty)} failed)" in out
+    assert {t["number"]: t.get("error") for t in result["trials"] if t["state"] == "FAIL"} == \
+        {t.number: t.user_attrs["error"] for t in faulty}  # the reason is in the result file too
+    assert result["best_trial"] in {t.number for t in healthy}  # scored by the healthy trials
+    survived = sum(1 for t in faulty if t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("error"))
+    record("objective", {"raise": "raises", "nan": "returns NaN", "slow": "exceeds time limit",
+                         "memory": "MemoryError"}[fault], len(faulty), survived if result["n_trials"] == TRIALS else 0,
+           f"trial {status}, reason recorded")
