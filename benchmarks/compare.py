@@ -435,13 +435,13 @@ def choose_datasets(args, index: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def plan(args, names: list[str], rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, str, int]]]:
-    """(data sets still needing a recommendation, runs still to do) in data-set order, so a
-    partial result holds whole data sets."""
+    """(data sets still needing a recommendation, runs still to do) in seed order, so a partial
+    result holds every data set and method for its first seeds (ranks across data sets need that)."""
     setting = setting_of(args)
     done = {r["key"] for r in rows if r.get("kind") in ("run", "recommendation")}
     recs = [n for n in names if rec_key(n, setting) not in done
             and any(m in args.methods for m in ("tunegraph_llm_tpe_warm", "recommender"))]
-    runs = [(n, m, s) for n in names for s in range(args.seeds) for m in args.methods
+    runs = [(n, m, s) for s in range(args.seeds) for n in names for m in args.methods
             if run_key(n, m, s, setting) not in done]
     return recs, runs
 
