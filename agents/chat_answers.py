@@ -25,7 +25,7 @@ def status_text(run: dict[str, Any] | None, storage: str = "") -> str:
     """The best trial so far of ``run`` (a chat run record: study, metric, trials)."""
     if not run:
         return "No optimization in this conversation yet. Start one with /optimize DATA or ask me to tune a model."
-    study = load_study(run["study"], run.get("storage") or storage)
+    study = load_study(run["study"], storage)
     if study is None:
         return f"There is no study named '{run['study']}' in the storage."
     finished = [t for t in study.trials if t.state.is_finished()]
@@ -46,7 +46,7 @@ def explain_text(question: str, run: dict[str, Any] | None, recommendation: dict
     """Why values were chosen, quoting the recorded evidence. A question naming parameters is
     answered from the run or recommendation that has them; otherwise from the ``latest`` one."""
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", question or ""))
-    study = load_study(run["study"], run.get("storage") or storage) if run else None
+    study = load_study(run["study"], storage) if run else None
     best = _best_trial(study)
     run_params = set(best.params) if best else set()
     rec_params = set(recommendation["final"]["params"]) if recommendation else set()

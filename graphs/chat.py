@@ -60,7 +60,9 @@ class ChatState(ChatInput, total=False):
     request: dict[str, Any]  # this turn's request (agents.chat_intent.ChatRequest)
     handled_by: str  # command | rules | llm: who read this turn
     job: dict[str, Any] | None  # the optimization about to run: inputs, budget, estimate
-    runs: list[dict[str, Any]]  # this conversation's optimizations (study, storage, data, model)
+    # this conversation's optimizations (study, data, model); the storage URL stays in the run
+    # context, so a password in it never reaches the checkpoint file
+    runs: list[dict[str, Any]]
     recommendation: dict[str, Any] | None  # the latest recommendation with its evidence
     latest: str  # run | recommendation: what "why?" refers to when no parameter is named
     llm: Annotated[dict[str, float], add_counts]
@@ -142,7 +144,7 @@ def _plan_continue(state: ChatState, ctx: Context) -> dict[str, Any]:
     if run is None:
         return {**_say(state, "There is no optimization to continue in this conversation. Start one with /optimize."),
                 "job": None}
-    study = load_study(run["study"], run.get("storage") or ctx.storage)
+    study = load_study(run["study"], ctx.storage)
     if study is None:
         return {**_say(state, f"The study {run['study']} is no longer in the storage."), "job": None}
     done = sum(t.state.is_finished() for t in study.trials)
@@ -217,7 +219,7 @@ def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     graph = optimize_builder.compile(checkpointer=False)  # the study is the record; no nested checkpoints
     write = get_stream_writer()
     runs = [r for r in (state.get("runs") or []) if r["study"] != inputs["study_name"]]
-    runs.append({"study": inputs["study_name"], "storage": storage, "inputs": inputs, "model": inputs["model"],
+    runs.append({"study": inputs["study_name"], "inputs": inputs, "model": inputs["model"],
                  "data": inputs.get("dataset") or inputs.get("data_path")})
     STOP.clear()
     started, stopped, last = time.perf_counter(), False, {}

@@ -430,7 +430,11 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
 
     out = Console()  # the result goes to stdout, progress and notes to stderr
 
-    trials = [t for t in run.study.trials if t.state.is_finished()]
+    from tools.distributed import counts
+
+    finished = [t for t in run.study.trials if t.state.is_finished()]
+    trials = [t for t in finished if counts(t)]  # a trial abandoned by a dead worker was re-queued: not counted
+    abandoned = len(finished) - len(trials)
     complete = [t for t in trials if t.state.name == "COMPLETE"]
     by_source = Counter(t.user_attrs.get("source", "?") for t in trials)
     llm = state.get("llm") or {}
@@ -444,7 +448,8 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
         table.add_row("best configuration", json.dumps(best.params))
         if best.user_attrs.get("cv_std") is not None:
             table.add_row("CV std", f"{best.user_attrs['cv_std']:.4g}")
-    table.add_row("trials", f"{len(trials)} finished ({len(trials) - len(complete)} failed)")
+    table.add_row("trials", f"{len(trials)} finished ({len(trials) - len(complete)} failed)"
+                  + (f", {abandoned} abandoned by a dead worker and run again" if abandoned else ""))
     table.add_row("trials by source", ", ".join(f"{k}: {v}" for k, v in sorted(by_source.items())) or "-")
     calls = int(llm.get("calls", 0))
     table.add_row("LLM", (run.llm.name if run.llm else "none") + (
@@ -465,7 +470,8 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
             "metric": run.metric.name, "direction": run.metric.direction,
             "best_value": best.value if best else None, "best_params": best.params if best else None,
             "best_trial": best.number if best else None, "n_trials": len(trials),
-            "n_failed": len(trials) - len(complete), "trials_by_source": dict(by_source), "llm": llm,
+            "n_failed": len(trials) - len(complete), "n_abandoned": abandoned, "trials_by_source": dict(by_source),
+            "llm": llm,
             "llm_faults": faults, "llm_model": run.llm.name if run.llm else None,
             "stop_reason": state.get("stop_reason"),
             "wall_time_s": wall, "search_space": state.get("search_space"),

@@ -168,3 +168,12 @@ def test_recommend_then_explain_quotes_its_evidence(chat, kb):  # noqa: F811
     state, _ = chat("why?")
     text = last_reply(state)[0]
     assert final["justification"] in text and "SHAP evidence" in text
+
+
+def test_storage_url_stays_out_of_the_conversation_state(chat, tmp_path):
+    url = f"sqlite:///{tmp_path / 'secret-studies.db'}"
+    state, _ = chat("/optimize iris --model knn --trials 2 --study kept-apart", storage=url)
+    assert "2 trials finished" in last_reply(state)[0]
+    assert "secret-studies" not in repr(state.values)  # the checkpoint holds no storage URL
+    state, _ = chat("/status", storage=url)
+    assert "Study kept-apart" in last_reply(state)[0] and "2 trials finished" in last_reply(state)[0]
