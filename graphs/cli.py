@@ -343,6 +343,13 @@ def run_chat(args: argparse.Namespace) -> int:
     context = Context(llm=args.llm, trials=args.trials, folds=args.folds, confirm_above_s=args.confirm_above,
                       storage=args.storage)
     warnings.simplefilter("ignore")
+    from tools.llm import LLMConfigError
+    from tools.runtime import get_llm
+
+    try:
+        get_llm(context.llm)  # an unreachable server or a missing model file: say so now, not mid-conversation
+    except LLMConfigError as exc:
+        return _error(str(exc))
     return chat_loop(args.thread, context)
 
 

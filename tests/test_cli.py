@@ -90,3 +90,9 @@ def test_unreachable_ollama_asked_for_explicitly(capsys, monkeypatch):
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "optimize" in capsys.readouterr().out
+
+
+def test_chat_with_an_unreachable_llm_server_is_a_clear_error(capsys):
+    code = main(["chat", "--llm", "ollama:qwen2.5", "--thread", "t"])  # OLLAMA_HOST points at a dead port
+    err = capsys.readouterr().err
+    assert code == 2 and "tunegraph: error:" in err and "Ollama" in err
