@@ -269,7 +269,12 @@ def _load_llamacpp(path: str, temperature: float, max_tokens: int, seed: int, n_
     from langchain_community.chat_models import ChatLlamaCpp
 
     with _without_extra_buffer_types():
-        chat = ChatLlamaCpp(model_path=path, n_ctx=n_ctx, n_threads=llama_threads(),
+        # n_batch: LangChain's default of 8 tokens makes prompt evaluation ~100 small steps;
+        # n_threads_batch: llama-cpp-python's default is every core, whatever n_threads says, and
+        # its OpenMP threads spin against other processes' (see llama_threads)
+        threads = llama_threads()
+        chat = ChatLlamaCpp(model_path=path, n_ctx=n_ctx, n_threads=threads, n_batch=512,
+                            model_kwargs={"n_threads_batch": threads},
                             temperature=temperature, max_tokens=max_tokens, seed=seed, verbose=False)
     # free the model while the interpreter is whole; Llama.__del__ at shutdown prints a TypeError
     atexit.register(chat.client.close)
