@@ -64,7 +64,7 @@ def ask_json(llm: LLMClient, prompt: str, schema: dict[str, Any], accept: Callab
         if data is not None:
             try:
                 return accept(data), ""
-            except (AnswerError, SearchSpaceError, ValidationError, TypeError, ValueError) as exc:
+            except (AnswerError, SearchSpaceError, ValidationError, TypeError, ValueError, ArithmeticError) as exc:
                 why = _short(exc)
                 count(counts, "invalid_" + _invalid_kind(exc))
         counts["invalid"] += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from datetime import datetime
 from typing import Any
@@ -135,6 +136,8 @@ def adapt_space(space: SearchSpace, ranges: dict[str, list[float]], bounds: Sear
         if param is None or isinstance(param, CategoricalParam) or len(pair) != 2:
             continue
         low, high = sorted(float(v) for v in pair)
+        if not (math.isfinite(low) and math.isfinite(high)):  # JSON allows 1e999: an unusable range
+            continue
         if param.type == "int":
             low, high = int(round(low)), int(round(high))
         if param.log and low <= 0:

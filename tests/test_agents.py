@@ -8,7 +8,8 @@ import optuna
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from agents.optimizer import adapt_space, make_proposer
+from agents.llm_ask import new_counts
+from agents.optimizer import adapt_space, make_proposer, propose_with_llm
 from agents.summarizer import HISTORY_CHARS, history_text, stop_reason
 from graphs.context import Context
 from tests.helpers import scripted_llm
@@ -50,6 +51,19 @@ def test_adapt_space_stays_inside_the_family_bounds():
     narrower = adapt_space(bounds, {"k": [10, 3]}, bounds, {"k": 5, "w": "a"})
     assert (narrower.params["k"].low, narrower.params["k"].high) == (3, 10)
     assert adapt_space(bounds, {"k": [20, 30]}, bounds, {"k": 5, "w": "a"}) is None  # would drop the best
+    # JSON's 1e999 is infinity: seen from the embedded model in the compare benchmark, it crashed the run
+    same = adapt_space(bounds, {"k": [1, float("inf")]}, bounds, {"k": 5, "w": "a"})
+    assert (same.params["k"].low, same.params["k"].high) == (1, 50)
+
+
+def test_optimizer_answer_with_an_infinite_range_is_used_without_the_range():
+    run = runtime.open_run({"dataset": "iris", "model": "knn", "study_name": "inf"}, storage="sqlite:///:memory:")
+    llm = scripted_llm('{"config": {"n_neighbors": 7, "weights": "uniform", "p": 2}, "reasoning": "r", '
+                       '"ranges": {"n_neighbors": [1, 1e999]}}')
+    counts = new_counts()
+    proposal, space, why = propose_with_llm(llm, run, run.bounds, "", None, [], 0, counts)
+    assert proposal.params == {"n_neighbors": 7, "weights": "uniform", "p": 2} and why == ""
+    assert space is None or space.params["n_neighbors"].high == run.bounds.params["n_neighbors"].high
 
 
 def test_optimizer_agent_as_proposer_in_a_plain_optuna_study():
