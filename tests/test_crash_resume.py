@@ -56,7 +56,10 @@ def test_sigkill_twice_then_resume():
     assert states.count(optuna.trial.TrialState.RUNNING) == 0
     params = [tuple(sorted(t.params.items())) for t in study.trials if not t.user_attrs.get("abandoned")]
     assert len(params) == len(set(params))
-    assert [t.user_attrs["source"] for t in study.trials].count("init") == 1
+    # a kill between Optuna's ask and the sampler's tags leaves an untagged trial: abandoned, never counted
+    kept = [t for t in study.trials if not t.user_attrs.get("abandoned")]
+    assert all(t.user_attrs.get("source") for t in kept)
+    assert [t.user_attrs["source"] for t in kept].count("init") == 1
     record("process", "SIGKILL mid-run", 2, 2, "resumed by study name: budget exact, nothing lost or repeated")
 
 
