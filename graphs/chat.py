@@ -180,7 +180,7 @@ def estimate_seconds(task, family: str, trials: int, ctx: Context) -> float:
     except (ValueError, OSError, KeyError):
         fit_s = 0.05 + mf["n_rows"] * mf["n_features"] * 2e-6
     llm_s = 0.0 if ctx.llm == "none" or ctx.sampler in ("tpe", "random") else ctx.p_llm * 5.0
-    return round(trials * (ctx.folds * fit_s + llm_s + 0.05), 1)
+    return float(round(trials * (ctx.folds * fit_s + llm_s + 0.05), 1))  # plain float: it goes into graph state
 
 
 def route_job(state: ChatState, runtime: Runtime[Context]) -> str:
