@@ -7,7 +7,6 @@ The library defaults are always among the first trials, so a run never ends belo
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 

@@ -30,14 +30,13 @@ def chat_checkpoints() -> Path:
 
 def run_chat(thread: str | None, context: Context, read: Callable[[str], str] = input,
              write: Callable[[str], None] = print) -> int:
-    from langgraph.checkpoint.sqlite import SqliteSaver
-
     from graphs.chat import builder
+    from tools.runtime import open_checkpoints
 
     thread = thread or time.strftime("chat-%Y%m%d-%H%M%S", time.gmtime())
     config = {"configurable": {"thread_id": thread}, "recursion_limit": 1000}
     _load_history()
-    with SqliteSaver.from_conn_string(str(chat_checkpoints())) as saver:
+    with open_checkpoints(chat_checkpoints()) as saver:
         graph = builder.compile(checkpointer=saver)
         snapshot = graph.get_state(config)
         history = snapshot.values.get("messages") or []

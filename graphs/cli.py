@@ -189,12 +189,11 @@ def run_optimize(args: argparse.Namespace) -> int:
 
 
 def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> int:
-    from langgraph.checkpoint.sqlite import SqliteSaver
     from rich.console import Console
 
     from graphs.optimize import builder
     from tools.distributed import checkpoint_thread_lock, mask_url
-    from tools.runtime import default_checkpoints
+    from tools.runtime import default_checkpoints, open_checkpoints
 
     console = Console(stderr=True, quiet=args.quiet)
     thread_id = inputs["study_name"] + (f"@{args.worker}" if args.worker else "")  # workers of a study: one each
@@ -202,7 +201,7 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
     started = time.perf_counter()
     llm_name = run.llm.name if run.llm else "none (deterministic policies)"
     with checkpoint_thread_lock(default_checkpoints().parent, thread_id), \
-            SqliteSaver.from_conn_string(str(default_checkpoints())) as saver:
+            open_checkpoints(default_checkpoints()) as saver:
         graph = builder.compile(checkpointer=saver)
         snapshot = graph.get_state(config)
         resuming = bool(snapshot.next)

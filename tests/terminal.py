@@ -14,6 +14,7 @@ class Terminal:
     def __init__(self, argv: list[str], env: dict[str, str], cwd: str):
         self.pid, self.fd = pty.fork()  # the child leads a session with the pty as its controlling terminal
         if self.pid == 0:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # as a terminal user has it, even when we run in the background
             os.chdir(cwd)
             os.execvpe(argv[0], argv, env)
         self.output = ""

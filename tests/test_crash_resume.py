@@ -66,14 +66,16 @@ def test_sigkill_twice_then_resume():
 def test_sigint_stops_cleanly_with_a_summary_then_resume():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     command = [*COMMAND[:COMMAND.index("--study")], "--study", "ctrl-c", "--quiet"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a shell's background jobs inherit SIGINT ignored (CI may run us so): give the run Ctrl-C's default back
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and len(finished("ctrl-c")) < 3:
         time.sleep(0.05)
     assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, (len(finished("ctrl-c")), out, err)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
     assert "interrupted" in err and "--study ctrl-c" in err  # how to resume
     done = finished("ctrl-c")

@@ -11,7 +11,7 @@ from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
 from tools.evaluation import METRICS, EvalResult, cross_validate_config, default_metric, get_metric, make_folds
 from tools.models import FAMILIES, get_family
-from tools.tasks import Task, TaskError, load_task, task_from_frame
+from tools.tasks import Task, TaskError, task_from_frame
 
 
 def defaults(family: str, task: Task) -> dict:

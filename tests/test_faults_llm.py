@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import optuna
-import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
 

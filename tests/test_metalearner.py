@@ -51,6 +51,14 @@ def test_fit_predict_save_and_reload(small_metadataset, tmp_path):
         MetaLearner.load(tmp_path / "ml", small_metadataset.iloc[:-1])
     retrained = MetaLearner.load_or_fit(tmp_path / "ml", small_metadataset.iloc[:-1])
     assert retrained.fingerprint == metadataset_fingerprint(small_metadataset.iloc[:-1])
+    # a damaged cache (a crash mid-write, a full disk) is refitted, never a crash
+    (tmp_path / "ml" / "score_model.json").write_text('{"learner": ')
+    with pytest.raises(MetaLearnerError, match="cannot be read"):
+        MetaLearner.load(tmp_path / "ml", small_metadataset.iloc[:-1])
+    repaired = MetaLearner.load_or_fit(tmp_path / "ml", small_metadataset.iloc[:-1])
+    assert np.isfinite(repaired.predict(mf, "knn", "classification", [{"n_neighbors": 3, "weights": "uniform", "p": 1}])[0]).all()
+    assert MetaLearner.load(tmp_path / "ml", small_metadataset.iloc[:-1]).fingerprint == repaired.fingerprint
+    assert not [p for p in (tmp_path / "ml").iterdir() if ".tmp" in p.name]
 
 
 def metadataset_fingerprint(frame):

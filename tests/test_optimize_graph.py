@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import optuna
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 from tools.evaluation import cross_validate_config
 from tools.models import FAMILIES, families_for, get_family
 from tools.search_space import SearchSpace
-from tools.tasks import (BUILTIN_DATASETS, META_FEATURE_NAMES, TASK_TYPES, Task, TaskError, infer_task_type,
+from tools.tasks import (BUILTIN_DATASETS, META_FEATURE_NAMES, TASK_TYPES, TaskError, infer_task_type,
                          load_task, task_from_frame)
 
 CSV_TEXT = """num,color,flag,label

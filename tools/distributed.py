@@ -78,15 +78,21 @@ def is_rdb(url: str) -> bool:
     return re.match(r"^(sqlite|postgres|postgresql|mysql)(\+[a-z0-9_]+)?://", url) is not None
 
 
-def open_storage(url: str) -> RDBStorage:
+def open_storage(url: str, wait_s: float = 120.0) -> RDBStorage:
     """An Optuna RDB storage with heartbeats on (interval ``TUNEGRAPH_HEARTBEAT_S``, 10 s).
 
     A password left out of a PostgreSQL URL is taken by libpq from ``PGPASSWORD`` or ``~/.pgpass``.
+    Workers that start together on a new database collide while creating its tables: on SQLite
+    they take turns under a file lock; elsewhere each retries, with backoff, for up to ``wait_s``.
     """
-    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # several writers wait their turn
-    for attempt in range(3):
+    sqlite = url.startswith("sqlite")
+    kwargs = {"connect_args": {"timeout": 60}} if sqlite else {}  # several writers wait their turn
+    database = url.split(":///", 1)[1] if sqlite and ":///" in url else ""
+    deadline, attempt = time.monotonic() + wait_s, 0
+    while True:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), \
+                    (_file_lock(Path(f"{database}.lock")) if database and database != ":memory:" else contextlib.nullcontext()):
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return RDBStorage(storage_url(url), engine_kwargs=kwargs, heartbeat_interval=HEARTBEAT_S,
                                   grace_period=3 * HEARTBEAT_S)
@@ -96,13 +102,12 @@ def open_storage(url: str) -> RDBStorage:
             if type(exc).__module__.split(".")[0] not in ("sqlalchemy", "optuna"):
                 raise
             error = scrub(str(exc).splitlines()[0], url)
-            # workers creating the tables of a new database at once collide: wait and try again
             collided = type(exc).__name__ in ("IntegrityError", "ProgrammingError", "StorageInternalError") or \
                 any(word in error for word in ("already exists", "duplicate", "locked"))
-            if not collided:
-                break
-            time.sleep(0.5 + random.random())
-    raise StorageError(f"cannot open storage {mask_url(url)}: {error}")
+            if not collided or time.monotonic() > deadline:
+                raise StorageError(f"cannot open storage {mask_url(url)}: {error}") from None
+            attempt += 1
+            time.sleep(min(0.25 * 2 ** attempt, 4.0) * (0.5 + random.random()))
 
 
 def _backend(study: optuna.Study):

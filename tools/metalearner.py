@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from tools.metadataset import MF_COLUMNS, params_of
-from tools.retrieval import fingerprint  # one identity of a meta-dataset for the learner and the indexes
+from tools.retrieval import fingerprint, write_atomic  # one identity of a meta-dataset for the learner and the indexes
 from tools.models import FAMILIES, families_for
-from tools.search_space import CategoricalParam, FloatParam, IntParam, SearchSpace
+from tools.search_space import CategoricalParam, IntParam, SearchSpace
 from tools.tasks import META_FEATURE_NAMES
 
 FAMILY_COLUMNS = [f"family_{name}" for name in FAMILIES]
@@ -158,10 +158,11 @@ class MetaLearner:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self._check_fitted()
-        self.score_model.save_model(directory / "score_model.json")
-        self.time_model.save_model(directory / "time_model.json")
-        (directory / "meta.json").write_text(json.dumps({"fingerprint": self.fingerprint, "params": self.params,
-                                                         "features": FEATURES}))
+        # atomic files, meta.json last: parallel runs fitting the same cache never read half a model
+        write_atomic(directory / "score_model.json", lambda p: self.score_model.save_model(p))
+        write_atomic(directory / "time_model.json", lambda p: self.time_model.save_model(p))
+        meta = json.dumps({"fingerprint": self.fingerprint, "params": self.params, "features": FEATURES})
+        write_atomic(directory / "meta.json", lambda p: p.write_text(meta))
         return directory
 
     @classmethod
@@ -178,10 +179,12 @@ class MetaLearner:
             raise MetaLearnerError("the saved meta-learner was trained on another meta-dataset; retrain it")
         learner = cls()
         learner.params = meta["params"]
-        learner.score_model = xgb.XGBRegressor()
-        learner.score_model.load_model(directory / "score_model.json")
-        learner.time_model = xgb.XGBRegressor()
-        learner.time_model.load_model(directory / "time_model.json")
+        learner.score_model, learner.time_model = xgb.XGBRegressor(), xgb.XGBRegressor()
+        try:
+            learner.score_model.load_model(directory / "score_model.json")
+            learner.time_model.load_model(directory / "time_model.json")
+        except (OSError, ValueError, xgb.core.XGBoostError) as exc:  # a damaged cache is refitted, not fatal
+            raise MetaLearnerError(f"the saved meta-learner in {directory} cannot be read: {exc}") from None
         learner.fingerprint, learner.tasks = meta["fingerprint"], frame
         return learner
 

@@ -121,8 +121,10 @@ def _search(index: faiss.Index, query: np.ndarray, k: int, keep: np.ndarray | No
     return scores[0][hits], ids[0][hits]
 
 
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+def write_atomic(path: Path, write) -> None:
+    """Write ``path`` through ``write(tmp)`` then rename: a reader in another process never sees half a file."""
+    # the suffix is kept: some writers (XGBoost) choose the format by the file's extension
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -303,14 +305,14 @@ class TaskIndex:
         directory = Path(directory).expanduser()
         directory.mkdir(parents=True, exist_ok=True)
         faiss_file, tasks_file, best_file, meta_file = (directory / n for n in TASK_FILES)
-        _write_atomic(faiss_file, lambda p: faiss.write_index(self.index, str(p)))
+        write_atomic(faiss_file, lambda p: faiss.write_index(self.index, str(p)))
         tasks = pd.DataFrame({"task": self.tasks, "task_type": self.task_types.astype(str)})
-        _write_atomic(tasks_file, lambda p: tasks.to_parquet(p, index=False))
-        _write_atomic(best_file, lambda p: self._best_table.to_parquet(p, index=False))
+        write_atomic(tasks_file, lambda p: tasks.to_parquet(p, index=False))
+        write_atomic(best_file, lambda p: self._best_table.to_parquet(p, index=False))
         meta = {"index_version": INDEX_VERSION, "kind": "task", "fingerprint": self.fingerprint,
                 "n_tasks": len(self.tasks), "features": list(META_FEATURE_NAMES), "log_features": list(LOG_FEATURES),
                 "mean": self.mean.tolist(), "std": self.std.tolist()}
-        _write_atomic(meta_file, lambda p: p.write_text(json.dumps(meta)))  # written last: marks a complete save
+        write_atomic(meta_file, lambda p: p.write_text(json.dumps(meta)))  # written last: marks a complete save
         return directory
 
     @classmethod
@@ -497,11 +499,11 @@ class ExperimentTextIndex:
         directory = Path(directory).expanduser()
         directory.mkdir(parents=True, exist_ok=True)
         faiss_file, rows_file, meta_file = (directory / n for n in TEXT_FILES)
-        _write_atomic(faiss_file, lambda p: faiss.write_index(self.index, str(p)))
-        _write_atomic(rows_file, lambda p: self.rows.to_parquet(p, index=False))
+        write_atomic(faiss_file, lambda p: faiss.write_index(self.index, str(p)))
+        write_atomic(rows_file, lambda p: self.rows.to_parquet(p, index=False))
         meta = {"index_version": INDEX_VERSION, "kind": "text", "fingerprint": self.fingerprint,
                 "n_rows": len(self.rows), "model": MODEL_NAME, "dim": int(self.index.d)}
-        _write_atomic(meta_file, lambda p: p.write_text(json.dumps(meta)))
+        write_atomic(meta_file, lambda p: p.write_text(json.dumps(meta)))
         return directory
 
     @classmethod

@@ -11,11 +11,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import optuna
 
@@ -40,6 +42,19 @@ def default_storage() -> str:
 def default_checkpoints() -> Path:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     return DATA_DIR / "checkpoints.db"
+
+
+@contextlib.contextmanager
+def open_checkpoints(path: str | Path) -> Iterator[Any]:
+    """A LangGraph SQLite checkpointer on ``path`` that waits up to 60 s for the file's write lock
+    (``SqliteSaver.from_conn_string`` gives up after SQLite's 5 s, too soon for busy workers sharing it)."""
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
+    try:
+        yield SqliteSaver(conn)
+    finally:
+        conn.close()
 
 
 def check_study_name(name: str) -> str:
