@@ -32,7 +32,8 @@ def evaluate(state: dict[str, Any], runtime) -> dict[str, Any]:
         if storage.get_trial(trial_id).state.is_finished():  # told before a crash: nothing to redo
             return {"pending_trial": None, "last_result": _result_of(storage.get_trial(trial_id))}
         result = cross_validate_config(run.task, run.family.name, pending["params"], run.metric.name,
-                                       folds=ctx.folds, seed=ctx.seed, time_limit=ctx.trial_timeout or None)
+                                       folds=ctx.folds, seed=ctx.seed, time_limit=ctx.trial_timeout or None,
+                                       isolate=bool(ctx.trial_timeout))
         try:
             _record(run, trial_id, pending["number"], result)
         except (UpdateFinishedTrialError, ValueError):

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="first trials: the recommend graph's top K configurations (source 'meta')")
     opt.add_argument("--no-learn", action="store_true",
                      help="do not add this run's trials to your meta-dataset layer")
-    opt.add_argument("--trial-timeout", type=float, default=0.0, help="per-trial time limit in seconds (0 = none)")
+    opt.add_argument("--trial-timeout", type=float, default=0.0, help="per-trial time limit in seconds (0 = none); the folds then run in a child process, killed if a fold runs on")
     opt.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     opt.add_argument("--init-configs", type=int, default=2, help="configurations asked of the Initializer (default 2)")
     opt.add_argument("--seed", type=int, default=0, help="seed of sampler, folds and models (default: 0)")

@@ -8,6 +8,8 @@ must record each such trial as failed, with the reason, and go on to its budget.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 
 import numpy as np
@@ -40,6 +42,10 @@ class FaultyClassifier(ClassifierMixin, BaseEstimator):
             np.empty(2**50, dtype=np.uint8)  # 1 PiB: more than any address space; fails at once, takes nothing
         if self._faulty and self.fault == "slow":
             time.sleep(0.15)  # per fold; the trial's limit is 0.2 s
+        if self._faulty and self.fault == "hang":
+            time.sleep(3600)  # one fold that never ends: only a kill stops it
+        if self._faulty and self.fault == "crash":
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would, or a segfault in native code
         self.classes_, counts = np.unique(y, return_counts=True)
         self.majority_ = self.classes_[np.argmax(counts)]
         return self
@@ -94,3 +100,31 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(monkeypatch, capsys, 
     record("objective", {"raise": "raises", "nan": "returns NaN", "slow": "exceeds time limit",
                          "memory": "MemoryError"}[fault], len(faulty), survived if result["n_trials"] == TRIALS else 0,
            f"trial {status}, reason recorded")
+
+
+@pytest.mark.parametrize("fault, status, reason", [
+    ("hang", "timeout", "killed after 2 s: a fold ran past the time limit of 1 s"),
+    ("crash", "failed", "the evaluation process died (killed by SIGKILL)"),
+])
+def test_a_hung_or_crashed_evaluation_fails_its_trial_only(monkeypatch, capsys, tmp_path, fault, status, reason):
+    """With --trial-timeout the folds run in a child process: a fold that never ends is killed at the
+    limit, a model that kills its process fails one trial, and the run finishes its budget."""
+    family = faulty_family(fault)
+    monkeypatch.setitem(models.FAMILIES, family.name, family)
+    trials, started = 6, time.monotonic()
+    code = main(["optimize", "--dataset", "iris", "--model", family.name, "--metric", "accuracy", "--llm", "none",
+                 "--sampler", "random", "--trials", str(trials), "--folds", "3", "--trial-timeout", "1",
+                 "--no-learn", "--quiet", "--study", f"isolated-{fault}", "--out", str(tmp_path / "r.json")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    study = optuna.load_study(study_name=f"isolated-{fault}", storage=runtime.default_storage())
+    faulty = [t for t in study.trials if t.params["x"] > 0.5]
+    healthy = [t for t in study.trials if t.params["x"] <= 0.5]
+    assert faulty and healthy and len(study.trials) == trials
+    for trial in faulty:
+        assert trial.state == optuna.trial.TrialState.FAIL
+        assert trial.user_attrs["status"] == status and reason in trial.user_attrs["error"], trial.user_attrs
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in healthy)
+    assert time.monotonic() - started < 600  # a hung fold would otherwise hold the run for an hour
+    record("objective", {"hang": "one fold never ends (hard kill)", "crash": "process killed mid-fit"}[fault],
+           len(faulty), len(faulty), f"trial {status}, the run went on")

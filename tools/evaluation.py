@@ -102,22 +102,36 @@ def make_folds(task: Task, folds: int, seed: int):
 
 
 def cross_validate_config(task: Task, family: str, config: dict[str, Any], metric: str | None = None,
-                          folds: int = 5, seed: int = 0, time_limit: float | None = None) -> EvalResult:
+                          folds: int = 5, seed: int = 0, time_limit: float | None = None,
+                          isolate: bool = False) -> EvalResult:
     """Cross-validate ``config`` of ``family`` on ``task``; never raises for a failing model.
 
     ``time_limit`` (seconds) is checked after each fold: a configuration that runs past it is
-    stopped there and reported with status 'timeout'.
+    stopped there and reported with status 'timeout'. With ``isolate`` the folds run in a child
+    process (tools.isolation): one fold that runs on past the limit is killed, and a model that
+    crashes its process fails this trial only.
     """
     spec = get_metric(metric, task)
     fam = get_family(family, task.task_type)
     scorer_name = spec.scorer_multiclass if (task.n_classes > 2 and spec.scorer_multiclass) else spec.scorer
-    scorer = get_scorer(scorer_name)
     sign = -1.0 if spec.direction == "minimize" else 1.0
     start = time.perf_counter()
-    scores, fit_times = [], []
     try:
         estimator = fam.build(config, task, seed=seed, needs_proba=spec.needs_proba)
         cv = make_folds(task, folds, seed)
+    except Exception as exc:  # a bad configuration must not end the run
+        return _failed("failed", _one_line(exc), [], [], start)
+    if not isolate:
+        return run_folds(task, estimator, cv, scorer_name, sign, time_limit)
+    return _run_isolated(task, estimator, cv, scorer_name, sign, time_limit, start)
+
+
+def run_folds(task: Task, estimator, cv, scorer_name: str, sign: float, time_limit: float | None) -> EvalResult:
+    """Fit and score ``estimator`` on each fold of ``cv`` (module level: a child process runs it too)."""
+    scorer = get_scorer(scorer_name)
+    start = time.perf_counter()
+    scores, fit_times = [], []
+    try:
         for train, test in cv.split(task.X, task.y):
             model = clone(estimator)
             t0 = time.perf_counter()
@@ -135,10 +149,36 @@ def cross_validate_config(task: Task, family: str, config: dict[str, Any], metri
     except MemoryError:
         return _failed("failed", "MemoryError: the model ran out of memory", scores, fit_times, start)
     except Exception as exc:  # a bad configuration must not end the run
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
-        return _failed("failed", detail[:500], scores, fit_times, start)
+        return _failed("failed", _one_line(exc), scores, fit_times, start)
     return EvalResult("ok", float(np.mean(scores)), float(np.std(scores)), [float(s) for s in scores],
                       float(np.mean(fit_times)), time.perf_counter() - start)
+
+
+def _run_isolated(task: Task, estimator, cv, scorer_name: str, sign: float, time_limit: float | None,
+                  start: float) -> EvalResult:
+    from tools.isolation import IsolationError, describe_exit, shared_runner
+
+    runner = shared_runner()
+    # the soft limit inside the child stops between folds; the kill waits a little longer for it
+    hard_limit = None if time_limit is None else time_limit + max(1.0, 0.1 * time_limit)
+    try:
+        outcome, value = runner.call(run_folds, (task, estimator, cv, scorer_name, sign, time_limit),
+                                     timeout=hard_limit if hard_limit is not None else 1e9)
+    except IsolationError as exc:
+        return _failed("failed", str(exc), [], [], start)
+    except Exception as exc:  # the configuration could not be sent (it does not pickle)
+        return _failed("failed", _one_line(exc), [], [], start)
+    if outcome == "ok":
+        return value
+    if outcome == "timeout":
+        return _failed("timeout", f"killed after {hard_limit:.3g} s: a fold ran past the time limit of "
+                                  f"{time_limit:g} s", [], [], start)
+    return _failed("failed", f"the evaluation process died ({describe_exit(value)}): out of memory, or a crash "
+                             "in the model's native code", [], [], start)
+
+
+def _one_line(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1][:500]
 
 
 def _failed(status: str, error: str, scores: list, fit_times: list, start: float) -> EvalResult:
