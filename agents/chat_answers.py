@@ -13,6 +13,8 @@ import optuna
 from tools.answers import format_config
 from tools.runtime import default_storage
 
+LOOKUP_RESULTS = 5
+
 
 def load_study(name: str, storage: str = "") -> optuna.Study | None:
     try:
@@ -102,3 +104,37 @@ def _explain_recommendation(recommendation: dict[str, Any], asked: set[str]) -> 
     if similar:
         lines.append("Similar past data sets: " + ", ".join(s["task"] for s in similar[:3]))
     return lines
+
+
+def lookup_text(query: str, k: int = LOOKUP_RESULTS, frame=None, on_build=None) -> str:
+    """The recorded experiments closest in meaning to ``query`` (text search over the meta-dataset):
+    the best-scored hit of each of the ``k`` closest data sets, so one data set does not fill the list.
+    ``on_build(n_records)`` is called before the index is embedded (the first search only)."""
+    from tools.knowledge import open_text_index, text_index_cached
+    from tools.metadataset import MetaDatasetError
+    from tools.retrieval import RetrievalError
+
+    query = (query or "").strip()
+    if not query:
+        return "What should I look up? e.g. /lookup knn on a small classification data set"
+    try:
+        if on_build is not None and not text_index_cached(frame):
+            on_build()
+        index = open_text_index(frame)
+        hits = index.search(query, k=min(len(index), 50 * k))
+    except (MetaDatasetError, RetrievalError) as exc:
+        return f"There are no recorded experiments to search: {exc}"
+    best: dict[str, tuple[float, dict]] = {}  # per data set: the closest hits, of them the best-scored
+    for score, row in hits:
+        task = row.get("task")
+        if task not in best:
+            best[task] = (score, row)
+        elif score >= best[task][0] - 0.02 and (row.get("score_norm") or 0) > (best[task][1].get("score_norm") or 0):
+            best[task] = (best[task][0], row)
+    picked = sorted(best.values(), key=lambda hit: -hit[0])[:k]
+    if not picked:
+        return "No recorded experiment matches that."
+    lines = [f"Recorded experiments closest to '{query[:200]}', the best-scored close match of each of "
+             f"{len(picked)} data sets (searched {len(index)} records by meaning: MiniLM embeddings in FAISS):"]
+    lines += [f"- {row['document']} (similarity {score:.2f})" for score, row in picked]
+    return "\n".join(lines)

@@ -25,12 +25,13 @@ from tools.llm import LLMClient
 from tools.models import FAMILIES
 from tools.tasks import BUILTIN_DATASETS
 
-INTENTS = ("optimize", "recommend", "explain", "status", "stop", "continue", "help", "unknown")
+INTENTS = ("optimize", "recommend", "explain", "lookup", "status", "stop", "continue", "help", "unknown")
 
 HELP = """Ask in plain language, or use a command:
   /optimize DATA [--target COL] [--model FAMILY] [--trials N] [--metric M]   tune a model (DATA: a built-in data set or a CSV/Parquet file)
   /recommend DATA [--target COL] [--families F ...] [--evaluate]             zero-shot recommendation, no trials
   /explain [PARAM or question]     why a value was chosen, from the recorded evidence and reasoning
+  /lookup TEXT                     past experiments closest to TEXT (e.g. "knn on small data")
   /status [STUDY]                  the best trial so far
   /continue [--trials N]           resume the last optimization with N more trials (default 10)
   /stop                            how to stop a run (Ctrl-C stops it after the current trial)
@@ -41,7 +42,7 @@ Built-in data sets: """ + ", ".join(BUILTIN_DATASETS) + ". Model families: " + "
 class ChatRequest(BaseModel):
     """One turn's request; every field but ``intent`` optional."""
 
-    intent: Literal["optimize", "recommend", "explain", "status", "stop", "continue", "help", "unknown"]
+    intent: Literal["optimize", "recommend", "explain", "lookup", "status", "stop", "continue", "help", "unknown"]
     dataset: str | None = None  # a built-in data set
     data_path: str | None = None  # or a file
     target: str | None = None
@@ -78,7 +79,7 @@ def _command_parser(intent: str) -> _CommandParser:
         parser.add_argument("study", nargs="?")
     if intent == "status":
         parser.add_argument("study", nargs="?")
-    if intent == "explain":
+    if intent in ("explain", "lookup"):
         parser.add_argument("question", nargs="*")
     return parser
 
@@ -107,7 +108,7 @@ def parse_command(text: str) -> ChatRequest:
     study = getattr(args, "study", None)
     if study:
         fields["study_name"] = study
-    if name == "explain":
+    if name in ("explain", "lookup"):
         fields["question"] = " ".join(args.question) or None
     try:
         return ChatRequest(**fields)
@@ -123,6 +124,8 @@ def _data_reference(word: str) -> dict[str, str]:
 # --- plain language: rules ----------------------------------------------------------------------
 _INTENT_WORDS = [  # first match wins: "why did you choose ... for the best trial" is an explanation
     ("explain", r"\b(why|explain|reason|justif\w*)\b"),
+    ("lookup", r"\b(what (has |have )?(worked|works|did well)|past (experiments?|runs?|results)|"
+               r"(experiments?|runs?) (like|with|on)|similar (data ?sets?|tasks|experiments))\b"),
     ("stop", r"\b(stop|cancel|abort|halt)\b"),
     ("continue", r"\b(continue|resume|keep going|more trials|going again|carry on)\b"),
     ("help", r"^\s*(help|\?)\s*$|\bwhat can you do\b|\bhow do i\b"),
@@ -230,7 +233,7 @@ def understand(text: str, llm: LLMClient | None, retries: int = 1) -> tuple[Chat
             entities = {**llm_entities, **entities}  # the patterns' reading wins where both found one
     intent = intent or "unknown"
     fields = {k: v for k, v in entities.items() if k in ChatRequest.model_fields}
-    if intent == "explain":
+    if intent in ("explain", "lookup"):
         fields["question"] = text
     try:
         return ChatRequest(intent=intent, **fields), path, counts

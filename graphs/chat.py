@@ -34,7 +34,7 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agents.chat_answers import explain_text, load_study, status_text
+from agents.chat_answers import explain_text, load_study, lookup_text, status_text
 from agents.chat_intent import HELP, understand as read_request
 from graphs.context import Context
 from graphs.state import add_counts
@@ -92,7 +92,7 @@ def understand(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
 def route_request(state: ChatState) -> str:
     intent = state["request"]["intent"]
     return {"optimize": "plan", "continue": "plan", "recommend": "recommend", "explain": "explain",
-            "status": "status"}.get(intent, "reply")
+            "lookup": "lookup", "status": "status"}.get(intent, "reply")
 
 
 def reply(state: ChatState) -> dict[str, Any]:
@@ -299,6 +299,18 @@ def status(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     return _say(state, status_text(run, runtime.context.storage))
 
 
+def lookup(state: ChatState) -> dict[str, Any]:
+    """Past experiments like the user's words, from the meta-dataset's text index."""
+    write = get_stream_writer()
+    write({"event": "step", "node": "lookup", "detail": "searching recorded experiments"})
+
+    def on_build() -> None:
+        write({"event": "step", "node": "lookup", "detail": "embedding the meta-dataset's records for text search "
+                                                          "(first search only; minutes on a small machine)"})
+
+    return _say(state, lookup_text(state["request"].get("question") or "", on_build=on_build))
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
@@ -310,13 +322,14 @@ builder.add_node("confirm", confirm)
 builder.add_node("optimize", optimize)
 builder.add_node("recommend", recommend)
 builder.add_node("explain", explain)
+builder.add_node("lookup", lookup)
 builder.add_node("status", status)
 builder.add_node("reply", reply)
 builder.add_edge(START, "understand")
-builder.add_conditional_edges("understand", route_request, ["plan", "recommend", "explain", "status", "reply"])
+builder.add_conditional_edges("understand", route_request, ["plan", "recommend", "explain", "lookup", "status", "reply"])
 builder.add_conditional_edges("plan", route_job, ["confirm", "optimize", END])
 builder.add_conditional_edges("confirm", route_confirmed, ["optimize", END])
-for node in ("optimize", "recommend", "explain", "status", "reply"):
+for node in ("optimize", "recommend", "explain", "lookup", "status", "reply"):
     builder.add_edge(node, END)
 
 graph = builder.compile(name="chat")

@@ -120,6 +120,8 @@ def _show_event(event: dict[str, Any], write) -> None:
         write(f"  · {STEP_NAMES[event['node']]}")
     elif kind == "step" and event.get("node", "").startswith("recommend graph"):
         write(f"  · {event['node']}")
+    elif kind == "step" and event.get("detail"):
+        write(f"  · {event['detail']}")
     elif kind == "trial" and event.get("n_done"):
         last = event.get("last") or {}
         outcome = f"{last['value']:.5g}" if last.get("value") is not None else last.get("status", "")

@@ -13,7 +13,7 @@ from graphs.context import Context
 from tests.helpers import scripted_llm
 from tests.test_recommend import kb  # noqa: F401  (fixture: a small meta-dataset)
 from tests.test_metalearner import small_metadataset  # noqa: F401
-from tools import runtime
+from tools import knowledge, runtime
 
 
 @pytest.fixture
@@ -63,6 +63,8 @@ def test_bad_commands_become_help_with_the_reason(text, error):
     ("show me the best trial so far", "status", {}),
     ("I'd like to get going again", "continue", {}),
     ("stop it", "stop", {}),
+    ("what worked on small data sets with knn?", "lookup", {"model": "knn"}),
+    ("show me past experiments like iris", "lookup", {"dataset": "iris"}),
     ("hello there", None, {}),
 ])
 def test_rules_read_plain_language(text, intent, entities):
@@ -168,6 +170,34 @@ def test_recommend_then_explain_quotes_its_evidence(chat, kb):  # noqa: F811
     state, _ = chat("why?")
     text = last_reply(state)[0]
     assert final["justification"] in text and "SHAP evidence" in text
+
+
+def test_lookup_finds_recorded_experiments_by_meaning(chat, kb):  # noqa: F811
+    """The text index over the meta-dataset (real MiniLM embeddings, FAISS), built on first use, cached."""
+    state, events = chat("/lookup logistic regression")
+    text, path = last_reply(state)
+    hits = [line for line in text.splitlines() if line.startswith("- ")]
+    assert path == "command" and f"searched {len(kb.frame)} records" in text
+    assert len(hits) == 4  # one per data set of the fixture: no data set fills the list
+    assert len({h.split("'")[1] for h in hits}) == 4
+    assert all(line.startswith("- logistic_regression on a classification task") for line in hits), text
+    steps = [chunk.get("detail", "") for mode, chunk in events if mode == "custom" and chunk.get("event") == "step"]
+    assert any("embedding" in s for s in steps)  # the slow first search says so while it works
+    state, _ = chat("what worked on data like cancer_small with k nearest neighbours?")
+    text, path = last_reply(state)
+    hits = [line for line in text.splitlines() if line.startswith("- ")]
+    assert path == "rules" and hits and sum("knn on" in h for h in hits) >= 3, text
+    assert (knowledge.cache_dir() / "retrieval" / "text_index.json").is_file()  # embedded once, then loaded
+    knowledge.forget()
+    state, events = chat("/lookup knn")
+    assert not any("embedding" in str(chunk) for mode, chunk in events if mode == "custom")
+    state, _ = chat("/lookup")
+    assert "What should I look up?" in last_reply(state)[0]
+
+
+def test_lookup_without_a_meta_dataset_says_so(chat):
+    state, _ = chat("/lookup xgboost on large data")
+    assert "no recorded experiments to search" in last_reply(state)[0].lower()
 
 
 def test_storage_url_stays_out_of_the_conversation_state(chat, tmp_path):
