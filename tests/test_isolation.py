@@ -65,3 +65,24 @@ def test_the_child_dies_with_a_killed_parent(tmp_path):
     while alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(child)  # not left sleeping for an hour
+
+
+def test_each_thread_has_its_own_child():
+    import threading
+
+    from tools.isolation import shared_runner
+
+    pids = {}
+
+    def work(name):
+        runner = shared_runner()
+        runner.call(abs, (-1,), timeout=60)
+        pids[name] = runner.pid
+        assert shared_runner() is runner
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(pids.values())) == 2  # two runs in one process do not queue behind one child

@@ -150,18 +150,17 @@ def _die_with_parent() -> None:
         pass
 
 
-_RUNNER: IsolatedRunner | None = None
-_RUNNER_LOCK = threading.Lock()
+_LOCAL = threading.local()
 
 
 def shared_runner() -> IsolatedRunner:
-    """One child process per parent process, closed at exit."""
-    global _RUNNER
-    with _RUNNER_LOCK:
-        if _RUNNER is None:
-            _RUNNER = IsolatedRunner()
-            atexit.register(_RUNNER.close)
-        return _RUNNER
+    """This thread's runner (one child process per thread: runs served side by side by one process,
+    as the LangGraph server does, evaluate in parallel), closed at exit."""
+    runner = getattr(_LOCAL, "runner", None)
+    if runner is None:
+        runner = _LOCAL.runner = IsolatedRunner()
+        atexit.register(runner.close)
+    return runner
 
 
 def describe_exit(code: int | None) -> str:
