@@ -229,6 +229,31 @@ def targets(summary: dict[str, Any]) -> list[str]:
     return out
 
 
+def proposals_by_source(complete: dict[str, dict[str, list[dict]]], start: int = 5) -> list[dict[str, Any]]:
+    """How good each source's trials are within their own run, after the first ``start`` trials:
+    the mean percentile of their score in the run (1 = the run's best trial, 0 = its worst) and
+    how often a trial beat the best found before it."""
+    from collections import defaultdict
+
+    found: dict[tuple[str, str], list[tuple[float, bool]]] = defaultdict(list)
+    for per_method in complete.values():
+        for method, runs in per_method.items():
+            for r in runs:
+                if not r.get("sources"):
+                    continue
+                sign = 1.0 if r["direction"] == "maximize" else -1.0
+                scores = [sign * v if v is not None else float("-inf") for v in r["values"]]
+                order = sorted(range(len(scores)), key=lambda i: scores[i])
+                percentile = {i: rank / max(len(scores) - 1, 1) for rank, i in enumerate(order)}
+                best = float("-inf")
+                for i, (source, score) in enumerate(zip(r["sources"], scores)):
+                    if i >= start:
+                        found[(method, source)].append((percentile[i], score > best))
+                    best = max(best, score)
+    return [{"method": m, "source": src, "trials": len(v), "percentile": sum(p for p, _ in v) / len(v),
+             "improved": sum(1 for _, up in v if up) / len(v)} for (m, src), v in sorted(found.items())]
+
+
 def _f(x: float, digits: int = 4) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
@@ -304,6 +329,18 @@ def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, 
                         f"{t['overhead_ms_per_trial']:.0f} | {_f(t['overhead_pct_of_median_objective'], 3)} |"))
     lines += ["", "For the recommender the 'wall' is its response time and the 'objective' 0 (its one CV is the "
               "evaluation, not part of its answer).", ""]
+    skip = 5 if max(budgets) > 10 else 0  # the start-up trials are all defaults, warm start or random
+    sources = proposals_by_source(summary["runs"], start=skip)
+    if sources:
+        lines += ["## Trials by source", "",
+                  f"After each run's first {skip} trials: the mean percentile of a source's trials within their run "
+                  "(1 = the run's best trial, 0 = its worst) and the share that beat the best found before them. "
+                  "Sources: tpe (TPE, or the ablation's), llm (the LLM Optimizer), meta (the recommender's warm "
+                  "start), init (library defaults).", "",
+                  "| method | source | trials | mean percentile | beat the best so far |", "|---|---|---|---|---|"]
+        lines += [f"| {LABELS.get(r['method'], r['method'])} | {r['source']} | {r['trials']} | {r['percentile']:.2f} | "
+                  f"{r['improved']:.1%} |" for r in sources]
+        lines.append("")
     lines += ["## Per data set", "",
               "Mean ± std over seeds of the best CV score found; * after a value: different from Optuna TPE at "
               f"alpha {ALPHA} (Mann-Whitney U, p in brackets when < 0.1).", ""]

@@ -74,6 +74,13 @@ def test_smoke_configuration_runs_and_reports(tiny_index: Path, tmp_path: Path):
     for m in compare.METHODS:
         assert LABELS[m] in report
     assert "## Headline" in report and f"rank @{budget}" in report and "Mann-Whitney" in report
+    from benchmarks.compare_report import proposals_by_source
+
+    by_source = {(r["method"], r["source"]): r for r in proposals_by_source(summary["runs"], start=0)}
+    assert ("optuna_tpe", "tpe") in by_source and ("tunegraph_llm_tpe_warm", "meta") in by_source
+    assert all(0.0 <= r["percentile"] <= 1.0 and 0.0 <= r["improved"] <= 1.0 for r in by_source.values())
+    assert sum(r["trials"] for k, r in by_source.items() if k[0] == "optuna_random") == 2 * 2 * budget
+    assert "## Trials by source" in report
     for png in ("compare_regret.png", "compare_regret_datasets.png", "compare_time.png"):
         assert (results.parent / png).stat().st_size > 1000
 
