@@ -114,33 +114,6 @@ def test_pathological_json_is_an_answer_error(text):
 
 # --- properties ----------------------------------------------------------------------------------
 
-_json_text_alphabet = st.sampled_from(list('{}[]",:\\ \nabc01-.eEtrufalsn'))
-_answers = st.one_of(
-    st.text(max_size=200),
-    st.text(_json_text_alphabet, max_size=120),
-    st.builds(lambda prose, obj, cut: prose + json.dumps(obj)[:cut],
-              st.text(max_size=20),
-              st.dictionaries(st.text(max_size=6), st.recursive(
-                  st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-                  lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
-                                                                               max_size=3),
-                  max_leaves=10), max_size=4),
-              st.integers(0, 400)),
-)
-
-
-@settings(max_examples=400, deadline=None)
-@given(_answers)
-def test_parse_json_object_returns_a_dict_or_raises_answer_error(text):
-    try:
-        value = parse_json_object(text)
-    except AnswerError as exc:
-        assert str(exc)
-        return
-    assert isinstance(value, dict)
-    assert "{" in text
-
-
 _plain_json = st.recursive(
     st.none() | st.booleans() | st.integers(-10 ** 9, 10 ** 9) | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
