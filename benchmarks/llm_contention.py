@@ -1,0 +1,84 @@
+"""The embedded model on a busy machine: OpenMP threads that spin at barriers against ones that sleep.
+
+Starts one busy-looping process per core (as another job or the user's other work would), then
+times embedded-model calls in fresh processes, each with OMP_WAIT_POLICY=ACTIVE (spin, the
+OpenMP default) and PASSIVE (TuneGraph's default, set in tools/__init__.py), and the same on
+the idle machine. Writes benchmarks/results/llm_contention.md.
+
+    python benchmarks/llm_contention.py [--calls 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+CALLS = """
+import json, sys, time
+from tools.llm import llama_threads, make_llm
+llm = make_llm("embedded")
+prompt = "Propose a configuration for xgboost on a small tabular data set. " * 20
+times = []
+for i in range(int(sys.argv[1])):
+    start = time.perf_counter()
+    llm.complete_json("You answer in JSON.", prompt + str(i), None, max_tokens=64)
+    times.append(time.perf_counter() - start)
+print(json.dumps({"threads": llama_threads(), "times": times}))
+"""
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def timed_calls(policy: str, calls: int) -> dict:
+    env = {**os.environ, "OMP_WAIT_POLICY": policy}
+    env.pop("TUNEGRAPH_LLM_THREADS", None)  # the default: every core
+    out = subprocess.run([sys.executable, "-c", CALLS, str(calls)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=3600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3)
+    args = parser.parse_args()
+    rows = []
+    for busy in (False, True):
+        hogs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(os.cpu_count() or 1)] if busy else []
+        for hog in hogs:
+            hog.start()
+        try:
+            time.sleep(1.0 if busy else 0.0)
+            for policy in ("ACTIVE", "PASSIVE"):
+                result = timed_calls(policy, args.calls)
+                rows.append((busy, policy, result["threads"], result["times"]))
+                print(rows[-1], flush=True)
+        finally:
+            for hog in hogs:
+                hog.kill()
+    lines = ["# The embedded model on a busy machine (`benchmarks/llm_contention.py`)", "",
+             f"Machine: {os.cpu_count()} CPUs. SmolLM2-135M (embedded), llama.cpp threads = every core (the default), "
+             f"{args.calls} calls per row in a fresh process (327 prompt tokens, at most 64 generated); busy: one "
+             "busy-looping process per core alongside.", "",
+             "| machine | OMP_WAIT_POLICY | threads | first call s | later calls s (median) |", "|---|---|---|---|---|"]
+    for busy, policy, threads, times in rows:
+        lines.append(f"| {'busy' if busy else 'idle'} | {policy} | {threads} | {times[0]:.2f} | "
+                     f"{statistics.median(times[1:]) if len(times) > 1 else float('nan'):.2f} |")
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "llm_contention.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
