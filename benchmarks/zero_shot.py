@@ -196,6 +196,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--max-rows", type=int, default=5000)
     parser.add_argument("--results", default=str(RESULTS / "zero_shot.jsonl"))
+    parser.add_argument("--baselines", nargs="*", default=[],
+                        help="other result files whose TPE baselines (same data set and family) are reused")
     args = parser.parse_args()
     from tools.metabuild import read_index
 
@@ -204,7 +206,7 @@ def main() -> None:
     earlier = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
     done = {(r["dataset"], r["llm"]) for r in earlier}
     tpe_of: dict[str, dict[str, dict]] = {}
-    for r in earlier:
+    for r in [json.loads(line) for f in args.baselines for line in Path(f).read_text().splitlines()] + earlier:
         tpe_of.setdefault(r["dataset"], {})[r["family"]] = {k: r[k] for k in ("tpe10", "tpe30", "tpe30_wall_s")}
     todo = [n for n in names if any((n, llm) not in done for llm in args.llm)]
     print(f"{len(todo)} data sets to run ({len(names) - len(todo)} done)", flush=True)
