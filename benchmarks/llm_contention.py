@@ -1,9 +1,10 @@
-"""The embedded model on a busy machine: OpenMP threads that spin at barriers against ones that sleep.
+"""The embedded model on a busy machine: how its OpenMP threads should wait, and how many to use.
 
-Starts one busy-looping process per core (as another job or the user's other work would), then
-times embedded-model calls in fresh processes, each with OMP_WAIT_POLICY=ACTIVE (spin, the
-OpenMP default) and PASSIVE (TuneGraph's default, set in tools/__init__.py), and the same on
-the idle machine. Writes benchmarks/results/llm_contention.md.
+Times embedded-model calls in fresh processes on the idle machine, then with one busy-looping
+process per core alongside (as another job or the user's other work would be), under several
+OpenMP environments, with every core as threads and with one. Writes
+benchmarks/results/llm_contention.md. TuneGraph's default (tools.llm.llama_threads) is OpenMP's
+own wait policy and as many threads as the load average leaves cores idle.
 
     python benchmarks/llm_contention.py [--calls 3]
 """
@@ -41,9 +42,17 @@ def _spin() -> None:
         pass
 
 
+# OpenMP environments compared: unset (libgomp spins a while, then sleeps), ACTIVE (spins on),
+# PASSIVE (sleeps at once), a short spin before sleeping; threads: every core, or one
+ALL = {"TUNEGRAPH_LLM_THREADS": str(os.cpu_count() or 1)}
+POLICIES = {"unset": ALL, "ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE", **ALL}, "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE", **ALL},
+            "GOMP_SPINCOUNT=10000": {"GOMP_SPINCOUNT": "10000", **ALL}, "unset, 1 thread": {"TUNEGRAPH_LLM_THREADS": "1"},
+            "TuneGraph default (threads from the load average)": {}}  # last: by then the load shows the hogs
+
+
 def timed_calls(policy: str, calls: int) -> dict:
-    env = {**os.environ, "OMP_WAIT_POLICY": policy}
-    env.pop("TUNEGRAPH_LLM_THREADS", None)  # the default: every core
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "TUNEGRAPH_LLM_THREADS")}
+    env.update(POLICIES[policy])
     out = subprocess.run([sys.executable, "-c", CALLS, str(calls)], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=3600, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -60,20 +69,21 @@ def main() -> None:
             hog.start()
         try:
             time.sleep(1.0 if busy else 0.0)
-            for policy in ("ACTIVE", "PASSIVE"):
+            for policy in POLICIES:
                 result = timed_calls(policy, args.calls)
-                rows.append((busy, policy, result["threads"], result["times"]))
+                rows.append((busy, policy, result["threads"], result["times"], os.getloadavg()[0]))
                 print(rows[-1], flush=True)
         finally:
             for hog in hogs:
                 hog.kill()
     lines = ["# The embedded model on a busy machine (`benchmarks/llm_contention.py`)", "",
-             f"Machine: {os.cpu_count()} CPUs. SmolLM2-135M (embedded), llama.cpp threads = every core (the default), "
+             f"Machine: {os.cpu_count()} CPUs. SmolLM2-135M (embedded), "
              f"{args.calls} calls per row in a fresh process (327 prompt tokens, at most 64 generated); busy: one "
              "busy-looping process per core alongside.", "",
-             "| machine | OMP_WAIT_POLICY | threads | first call s | later calls s (median) |", "|---|---|---|---|---|"]
-    for busy, policy, threads, times in rows:
-        lines.append(f"| {'busy' if busy else 'idle'} | {policy} | {threads} | {times[0]:.2f} | "
+             "| machine | OpenMP environment | threads | load average after | first call s | later calls s (median) |",
+             "|---|---|---|---|---|---|"]
+    for busy, policy, threads, times, load in rows:
+        lines.append(f"| {'busy' if busy else 'idle'} | {policy} | {threads} | {load:.1f} | {times[0]:.2f} | "
                      f"{statistics.median(times[1:]) if len(times) > 1 else float('nan'):.2f} |")
     text = "\n".join(lines) + "\n"
     (RESULTS / "llm_contention.md").write_text(text)

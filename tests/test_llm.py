@@ -64,3 +64,19 @@ def test_llama_threads_follows_environment(monkeypatch):
     assert llama_threads() == 1
     monkeypatch.setenv("TUNEGRAPH_LLM_THREADS", "zero")
     assert llama_threads() >= 1
+
+
+def test_llama_threads_leave_busy_cores_alone(monkeypatch):
+    """Unset, the default is the cores the load average leaves idle: OpenMP threads that spin
+    against other work make a call minutes long (benchmarks/llm_contention.py)."""
+    from tools.llm import llama_threads
+
+    monkeypatch.delenv("TUNEGRAPH_LLM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    for load, threads in ((0.1, 8), (2.6, 5), (7.9, 1), (30.0, 1)):
+        monkeypatch.setattr("os.getloadavg", lambda load=load: (load, load, load))
+        assert llama_threads() == threads
+    def no_load_average():
+        raise OSError("not on this platform")
+    monkeypatch.setattr("os.getloadavg", no_load_average)
+    assert llama_threads() == 8

@@ -282,15 +282,22 @@ def _load_llamacpp(path: str, temperature: float, max_tokens: int, seed: int, n_
 
 
 def llama_threads() -> int:
-    """Threads for llama.cpp: $TUNEGRAPH_LLM_THREADS, else every core.
+    """Threads for llama.cpp: $TUNEGRAPH_LLM_THREADS, else the cores the machine leaves idle.
 
-    Parallel jobs should give each model one thread: llama.cpp's OpenMP workers spin-wait on
-    each other, and on an oversubscribed machine a call slows from seconds to minutes.
+    llama.cpp's OpenMP threads meet at a barrier many times per token and spin while they wait
+    there: on cores that other work also wants, a call slows from seconds to minutes. So the
+    default is every core less the 1-minute load average (at least one thread), taken when the
+    model loads (benchmarks/llm_contention.py). Parallel jobs should say 1.
     """
     raw = os.environ.get("TUNEGRAPH_LLM_THREADS", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
-    return max(1, os.cpu_count() or 1)
+    cores = max(1, os.cpu_count() or 1)
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        busy = 0.0
+    return max(1, min(cores, int(cores - busy + 0.5)))
 
 
 @contextmanager
