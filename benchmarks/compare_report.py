@@ -307,7 +307,10 @@ def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, 
               "regret: normalized regret, mean over data sets and seeds (0 = the best score any method found on "
               "the data set, 1 = the worst point of any anytime curve on it). W/T/L: data sets where the method "
               f"is better / not different / worse than Optuna TPE by a two-sided Mann-Whitney U test over seeds, "
-              f"alpha {ALPHA} (with {min(n_seeds)} seeds a difference needs nearly every seed on one side).", "",
+              f"alpha {ALPHA} " + (f"(with {min(n_seeds)} seed(s) on some data sets no difference can reach it there: "
+                                   "the two-sided test needs at least 4 seeds a side)." if min(n_seeds) < 4 else
+                                   f"(with {min(n_seeds)} seeds a difference needs nearly every seed on one side)."),
+              "",
               "## Targets", ""] + targets(summary) + [""]
     if plots:
         lines += ["## Plots", ""] + [f"![{k}]({v})" for k, v in plots.items()] + [""]
