@@ -35,9 +35,10 @@ LABELS = {
     "tunegraph_tpe": "TuneGraph TPE, no LLM (ablation)",
     "tunegraph_llm_tpe": "TuneGraph llm_tpe",
     "tunegraph_llm_tpe_warm": "TuneGraph llm_tpe + warm start",
+    "tunegraph_tpe_warm": "TuneGraph TPE + warm start",
     "recommender": "recommender alone (0 trials)",
 }
-GRAPH_METHODS = ("tunegraph_tpe", "tunegraph_llm_tpe", "tunegraph_llm_tpe_warm")
+WARM = ("tunegraph_llm_tpe_warm", "tunegraph_tpe_warm")  # the targets are about warm-started TuneGraph
 
 
 # ---- scores ------------------------------------------------------------------------------------
@@ -203,24 +204,26 @@ def summarize(rows: list[dict[str, Any]], setting: dict[str, Any], budgets: list
 
 
 def targets(summary: dict[str, Any]) -> list[str]:
-    """The issue's targets, each met or not, with the figures."""
-    warm, out = "tunegraph_llm_tpe_warm", []
-    if warm not in summary["methods"] or ANCHOR not in summary["methods"] or not summary["n_datasets"]:
-        return ["- targets: not evaluated (needs Optuna TPE and the warm-started method on finished data sets)"]
-    for b in (10, 20):
-        if b in summary["budgets"]:
-            rw, rt = summary["avg_rank"][b][warm], summary["avg_rank"][b][ANCHOR]
-            out.append(f"- warm-started TuneGraph beats Optuna TPE on average rank at {b} trials: "
-                       f"**{'met' if rw < rt else 'not met'}** ({rw:.2f} vs {rt:.2f})")
-    if 30 in summary["budgets"]:
-        wtl = summary["wtl"][30][warm]
-        losers = [n for n, d in summary["per_dataset"].items() if d[30][warm].get("outcome") == "loss"]
-        seeds = min(len(rs) for per_method in summary["runs"].values() for rs in per_method.values())
-        verdict = ("not met" if losers else "met" if seeds >= 4 else
-                   f"not judged: with {seeds} seed(s) the test cannot show a loss")
-        out.append(f"- at 30 trials never worse than TPE beyond noise on any data set: "
-                   f"**{verdict}** ({wtl['loss']} losses" + (f": {', '.join(losers)}" if losers else "") + ")")
-    for m in ("tunegraph_llm_tpe", warm):
+    """The issue's targets, each met or not, with the figures, for each warm-started method."""
+    warms = [m for m in WARM if m in summary["methods"]]
+    if not warms or ANCHOR not in summary["methods"] or not summary["n_datasets"]:
+        return ["- targets: not evaluated (needs Optuna TPE and a warm-started method on finished data sets)"]
+    out = []
+    for warm in warms:
+        for b in (10, 20):
+            if b in summary["budgets"]:
+                rw, rt = summary["avg_rank"][b][warm], summary["avg_rank"][b][ANCHOR]
+                out.append(f"- {LABELS[warm]} beats Optuna TPE on average rank at {b} trials: "
+                           f"**{'met' if rw < rt else 'not met'}** ({rw:.2f} vs {rt:.2f})")
+        if 30 in summary["budgets"]:
+            wtl = summary["wtl"][30][warm]
+            losers = [n for n, d in summary["per_dataset"].items() if d[30][warm].get("outcome") == "loss"]
+            seeds = min(len(rs) for per_method in summary["runs"].values() for rs in per_method.values())
+            verdict = ("not met" if losers else "met" if seeds >= 4 else
+                       f"not judged: with {seeds} seed(s) the test cannot show a loss")
+            out.append(f"- {LABELS[warm]} at 30 trials never worse than TPE beyond noise on any data set: "
+                       f"**{verdict}** ({wtl['loss']} losses" + (f": {', '.join(losers)}" if losers else "") + ")")
+    for m in ("tunegraph_llm_tpe", *warms):
         t = summary["timing"].get(m)
         if t:
             pct = t["overhead_pct_of_median_objective"]
@@ -241,7 +244,7 @@ def proposals_by_source(complete: dict[str, dict[str, list[dict]]], start: int =
     for per_method in complete.values():
         for method, runs in per_method.items():
             for r in runs:
-                if not r.get("sources"):
+                if len(r.get("sources") or []) < 2:  # the recommender's one trial has no run to rank it in
                     continue
                 sign = 1.0 if r["direction"] == "maximize" else -1.0
                 scores = [sign * v if v is not None else float("-inf") for v in r["values"]]
@@ -335,13 +338,17 @@ def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, 
     lines += ["", "For the recommender the 'wall' is its response time and the 'objective' 0 (its one CV is the "
               "evaluation, not part of its answer).", ""]
     skip = 5 if max(budgets) > 10 else 0  # the start-up trials are all defaults, warm start or random
-    sources = proposals_by_source(summary["runs"], start=skip)
-    if sources:
-        lines += ["## Trials by source", "",
-                  f"After each run's first {skip} trials: the mean percentile of a source's trials within their run "
-                  "(1 = the run's best trial, 0 = its worst) and the share that beat the best found before them. "
+    for start in sorted({0, skip}):
+        sources = proposals_by_source(summary["runs"], start=start)
+        if not sources:
+            continue
+        which = "All trials" if start == 0 else f"After each run's first {start} trials"
+        lines += [f"## Trials by source: {which.lower()}", "",
+                  f"{which}: the mean percentile of a source's trials within their run "
+                  "(1 = the run's best trial, 0 = its worst) and the share that beat the best found before them "
+                  "(a run's first trial always does). "
                   "Sources: tpe (TPE, or the ablation's), llm (the LLM Optimizer), meta (the recommender's warm "
-                  "start), init (library defaults).", "",
+                  "start), init (the Initializer: library defaults and, with an LLM, its first configurations).", "",
                   "| method | source | trials | mean percentile | beat the best so far |", "|---|---|---|---|---|"]
         lines += [f"| {LABELS.get(r['method'], r['method'])} | {r['source']} | {r['trials']} | {r['percentile']:.2f} | "
                   f"{r['improved']:.1%} |" for r in sources]

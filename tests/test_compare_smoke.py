@@ -51,8 +51,9 @@ def test_smoke_configuration_runs_and_reports(tiny_index: Path, tmp_path: Path):
         assert r["setting"] == setting and r.get("stop_reason") in (None, f"trial budget of {budget} reached")
         assert len(r["values"]) == (1 if r["method"] == "recommender" else budget)
         assert r["wall_s"] >= r["objective_s"] >= 0
-    warm = [r for r in runs if r["method"] == "tunegraph_llm_tpe_warm"]
-    assert all("meta" in r["sources"] for r in warm)  # the recommendation reached the warm start node
+    warm = [r for r in runs if r["method"] in compare.WARM_METHODS]
+    assert len(warm) == 2 * 2 * 2 and all("meta" in r["sources"] for r in warm)  # the warm start node got it
+    assert all("llm" not in r["sources"] for r in runs if r["method"] == "tunegraph_tpe_warm")
 
     from benchmarks.compare_report import summarize
 
