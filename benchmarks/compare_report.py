@@ -198,9 +198,39 @@ def summarize(rows: list[dict[str, Any]], setting: dict[str, Any], budgets: list
         summary["avg_rank"][b] = {m: _mean(v) for m, v in rank_lists.items()}
         summary["mean_regret"][b] = {m: _mean([summary["per_dataset"][n][b][m]["regret"] for n in tables])
                                      for m in methods}
+    summary["across"] = {b: {m: across_datasets(summary["per_dataset"], m, b) for m in methods if m != ANCHOR}
+                         for b in budgets} if ANCHOR in methods else {}
     summary["timing"] = {m: timing([r for runs in data["complete"].values() for r in runs[m]]) for m in methods
                          if tables}
     return summary
+
+
+def across_datasets(per_dataset: dict[str, Any], method: str, budget: int) -> dict[str, Any]:
+    """Is ``method`` better than the anchor over the data sets (not within one)? Counts of data
+    sets with lower / higher mean regret and a two-sided Wilcoxon signed-rank test on the paired
+    mean regrets (Demsar 2006: the test for two methods over several data sets)."""
+    from scipy.stats import wilcoxon
+
+    pairs = [(d[budget][method]["regret"], d[budget][ANCHOR]["regret"]) for d in per_dataset.values()]
+    pairs = [(a, b) for a, b in pairs if not (math.isnan(a) or math.isnan(b))]
+    diffs = [a - b for a, b in pairs]
+    better, worse = sum(1 for x in diffs if x < 0), sum(1 for x in diffs if x > 0)
+    p = math.nan
+    if any(diffs):
+        p = float(wilcoxon(diffs, alternative="two-sided", zero_method="zsplit").pvalue)
+    return {"better": better, "worse": worse, "mean_diff": _mean(diffs), "p": p}
+
+
+def across_table(summary: dict[str, Any]) -> list[str]:
+    budgets = summary["budgets"]
+    lines = ["| method | " + " | ".join(f"@{b}: better / worse (p)" for b in budgets) + " |",
+             "|---|" + "---|" * len(budgets)]
+    for m in summary["methods"]:
+        if m == ANCHOR:
+            continue
+        cells = [f"{a['better']} / {a['worse']} ({_f(a['p'], 2)})" for a in (summary["across"][b][m] for b in budgets)]
+        lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def targets(summary: dict[str, Any]) -> list[str]:
@@ -213,8 +243,11 @@ def targets(summary: dict[str, Any]) -> list[str]:
         for b in (10, 20):
             if b in summary["budgets"]:
                 rw, rt = summary["avg_rank"][b][warm], summary["avg_rank"][b][ANCHOR]
+                a = summary["across"][b][warm]
+                chance = "beyond chance" if a["p"] < ALPHA else "within chance"
                 out.append(f"- {LABELS[warm]} beats Optuna TPE on average rank at {b} trials: "
-                           f"**{'met' if rw < rt else 'not met'}** ({rw:.2f} vs {rt:.2f})")
+                           f"**{'met' if rw < rt else 'not met'}** ({rw:.2f} vs {rt:.2f}; lower regret on "
+                           f"{a['better']} of {summary['n_datasets']} data sets, Wilcoxon p {_f(a['p'], 2)}: {chance})")
         if 30 in summary["budgets"]:
             wtl = summary["wtl"][30][warm]
             losers = [n for n, d in summary["per_dataset"].items() if d[30][warm].get("outcome") == "loss"]
@@ -316,7 +349,11 @@ def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, 
                                    "the two-sided test needs at least 4 seeds a side)." if min(n_seeds) < 4 else
                                    f"(with {min(n_seeds)} seeds a difference needs nearly every seed on one side)."),
               "",
-              "## Targets", ""] + targets(summary) + [""]
+              "## Across data sets", "",
+              "Data sets where the method's mean normalized regret is lower / higher than Optuna TPE's, and the "
+              "p-value of a two-sided Wilcoxon signed-rank test on the paired per-data-set mean regrets (zeros "
+              f"split). A rank difference is only more than chance where p < {ALPHA}.", ""]
+    lines += across_table(summary) + ["", "## Targets", ""] + targets(summary) + [""]
     if plots:
         lines += ["## Plots", ""] + [f"![{k}]({v})" for k, v in plots.items()] + [""]
     lines += ["## Wall time", "",

@@ -70,6 +70,9 @@ def test_smoke_configuration_runs_and_reports(tiny_index: Path, tmp_path: Path):
     assert ranks_sum == pytest.approx(n_methods * (n_methods + 1) / 2)
     for m, wtl in summary["wtl"][budget].items():
         assert sum(wtl.values()) == summary["n_datasets"], m
+        across = summary["across"][budget][m]
+        assert across["better"] + across["worse"] <= summary["n_datasets"]
+        assert math.isnan(across["p"]) or 0.0 <= across["p"] <= 1.0
 
     report = results.with_suffix(".md").read_text()
     for m in compare.METHODS:
@@ -89,3 +92,21 @@ def test_smoke_configuration_runs_and_reports(tiny_index: Path, tmp_path: Path):
     assert compare.main(argv) == 0
     assert len(compare.read_rows(results)) == len(rows)
     assert ANCHOR in summary["methods"]
+
+
+def _per_dataset(diffs: list[float]) -> dict:
+    """Per-data-set entries at budget 10: the anchor's regret 0.5, the method's 0.5 + diff."""
+    from benchmarks.compare_report import ANCHOR
+
+    return {f"d{i}": {10: {ANCHOR: {"regret": 0.5}, "m": {"regret": 0.5 + d}}} for i, d in enumerate(diffs)}
+
+
+def test_across_datasets_tells_a_consistent_gain_from_a_mixed_one():
+    from benchmarks.compare_report import across_datasets
+
+    always = across_datasets(_per_dataset([-0.05 - 0.01 * i for i in range(12)]), "m", 10)
+    assert (always["better"], always["worse"]) == (12, 0) and always["p"] < 0.01 and always["mean_diff"] < 0
+    mixed = across_datasets(_per_dataset([(-1) ** i * (0.05 + 0.01 * i) for i in range(12)]), "m", 10)
+    assert (mixed["better"], mixed["worse"]) == (6, 6) and mixed["p"] > 0.5
+    level = across_datasets(_per_dataset([0.0] * 12), "m", 10)
+    assert (level["better"], level["worse"]) == (0, 0) and math.isnan(level["p"])
