@@ -110,7 +110,7 @@ def make_instant(distributions: dict[str, optuna.distributions.BaseDistribution]
             low, high, value = math.log(low), math.log(high), math.log(value)
         return 0.0 if high == low else (value - low) / (high - low)
 
-    def instant(task, family, config, metric=None, folds=5, seed=0, time_limit=None) -> EvalResult:
+    def instant(task, family, config, metric=None, folds=5, seed=0, time_limit=None, isolate=False) -> EvalResult:
         start = time.perf_counter()
         loss = sum((unit(d, config[k]) - 0.3) ** 2 for k, d in distributions.items()) / max(1, len(distributions))
         value = 1.0 - loss if direction == "maximize" else loss

@@ -197,3 +197,21 @@ def test_a_refused_connection_is_reported_without_the_password(capsys):
     err = capsys.readouterr().err
     assert code == 2 and "cannot open storage postgresql://u:***@127.0.0.1:9/x" in err
     assert "hunter2-secret" not in err
+
+
+def test_sqlite_storage_is_write_ahead_logged_and_a_killed_writer_loses_no_commit(tmp_path):
+    """WAL with synchronous=NORMAL (fast commits) must still keep every commit of a killed process."""
+    db = tmp_path / "studies.db"
+    url = f"sqlite:///{db}"
+    storage = open_storage(url)
+    with storage.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    script = (f"import os, optuna\nfrom tools.distributed import open_storage\n"
+              f"study = optuna.create_study(study_name='w', storage=open_storage({url!r}))\n"
+              "for i in range(5):\n    study.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=i))\n"
+              "os.kill(os.getpid(), 9)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == -signal.SIGKILL
+    study = optuna.load_study(study_name="w", storage=open_storage(url))
+    assert [t.value for t in study.trials] == [0, 1, 2, 3, 4]

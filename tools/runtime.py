@@ -51,6 +51,7 @@ def open_checkpoints(path: str | Path) -> Iterator[Any]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
+    conn.execute("PRAGMA synchronous=NORMAL")  # SqliteSaver sets WAL; see tools.distributed.write_ahead_log
     try:
         yield SqliteSaver(conn)
     finally:
