@@ -223,6 +223,8 @@ def across_datasets(per_dataset: dict[str, Any], method: str, budget: int) -> di
 
 def across_table(summary: dict[str, Any]) -> list[str]:
     budgets = summary["budgets"]
+    if not summary["across"]:
+        return [f"Not computed: {LABELS[ANCHOR]} is not among the methods."]
     lines = ["| method | " + " | ".join(f"@{b}: better / worse (p)" for b in budgets) + " |",
              "|---|" + "---|" * len(budgets)]
     for m in summary["methods"]:

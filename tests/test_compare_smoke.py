@@ -110,3 +110,12 @@ def test_across_datasets_tells_a_consistent_gain_from_a_mixed_one():
     assert (mixed["better"], mixed["worse"]) == (6, 6) and mixed["p"] > 0.5
     level = across_datasets(_per_dataset([0.0] * 12), "m", 10)
     assert (level["better"], level["worse"]) == (0, 0) and math.isnan(level["p"])
+
+
+def test_the_report_without_the_anchor_says_so_instead_of_failing(tiny_index: Path, tmp_path: Path):
+    results = tmp_path / "out" / "compare.jsonl"
+    argv = ["--smoke", "--llm", "none", "--jobs", "1", "--datasets", str(tiny_index), "--results", str(results),
+            "--methods", "optuna_random", "tunegraph_tpe"]
+    assert compare.main(argv) == 0
+    report = results.with_suffix(".md").read_text()
+    assert "## Across data sets" in report and f"Not computed: {LABELS[ANCHOR]} is not among the methods." in report
