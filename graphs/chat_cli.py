@@ -9,7 +9,6 @@ at the prompt, /quit or Ctrl-D leaves.
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from pathlib import Path
@@ -83,31 +82,25 @@ def _resume(interrupts, read, write):
 def _turn(graph, payload: Any, config: dict, context: Context, write) -> tuple:
     """Stream one turn; returns the interrupts the turn ended on (empty when it finished)."""
     from graphs.chat import request_stop
+    from graphs.ctrl_c import CtrlC
 
-    interrupted = []
-
-    def on_sigint(signum, frame):
-        if interrupted:  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        interrupted.append(time.monotonic())
+    def on_first_press() -> None:
         request_stop()
         write("\nstopping after the current trial (Ctrl-C again to stop at once) ...")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        for mode, chunk in graph.stream(payload, config, context=context, stream_mode=["updates", "custom"]):
-            if mode == "custom":
-                _show_event(chunk, write)
-                continue
-            for node, values in chunk.items():
-                if node == "__interrupt__":
+    with CtrlC(on_first_press):
+        try:
+            for mode, chunk in graph.stream(payload, config, context=context, stream_mode=["updates", "custom"]):
+                if mode == "custom":
+                    _show_event(chunk, write)
                     continue
-                for message in (values or {}).get("messages", []):
-                    write(_format_message(message))
-    except KeyboardInterrupt:
-        write("interrupted. Finished trials are kept in the study; say /continue to go on.")
-    finally:
-        signal.signal(signal.SIGINT, previous)
+                for node, values in chunk.items():
+                    if node == "__interrupt__":
+                        continue
+                    for message in (values or {}).get("messages", []):
+                        write(_format_message(message))
+        except KeyboardInterrupt:
+            write("interrupted. Finished trials are kept in the study; say /continue to go on.")
     snapshot = graph.get_state(config)
     return snapshot.interrupts if snapshot.next else ()
 

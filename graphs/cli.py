@@ -25,7 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_BAD_INPUT
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:  # before a run's own handling starts (loading data, the LLM): no traceback
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,14 +230,23 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
 
 
 def _stream(graph, inputs, config, context, console, done_before: int, total: int) -> None:
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from graphs.ctrl_c import CtrlC
 
     columns = [TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
     last: dict[str, Any] = {}
-    with Progress(*columns, console=console, transient=False) as progress:
+    say = console if not console.quiet else Console(stderr=True)  # a live bar needs its own console
+
+    def on_first_press() -> None:
+        say.print("[yellow]stopping after the current step[/yellow] (Ctrl-C again to stop at once) ...")
+
+    with CtrlC(on_first_press) as ctrl_c, Progress(*columns, console=console, transient=False) as progress:
         bar = progress.add_task("trials", total=total, completed=min(done_before, total), status="")
         for update in graph.stream(inputs, config, context=context, stream_mode="updates"):
+            ctrl_c.check()  # a press swallowed inside a library's callback stops the run here
             for node, values in update.items():
                 values = values or {}
                 last.update(values)

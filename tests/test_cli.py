@@ -96,3 +96,14 @@ def test_chat_with_an_unreachable_llm_server_is_a_clear_error(capsys):
     code = main(["chat", "--llm", "ollama:qwen2.5", "--thread", "t"])  # OLLAMA_HOST points at a dead port
     err = capsys.readouterr().err
     assert code == 2 and "tunegraph: error:" in err and "Ollama" in err
+
+
+def test_ctrl_c_while_the_run_starts_exits_130_without_a_traceback(capsys, monkeypatch):
+    import tools.runtime
+
+    def interrupted(*args, **kwargs):  # Ctrl-C while the data set and the LLM load
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tools.runtime, "open_run", interrupted)
+    code, out, err = run_cli(capsys, "optimize", "--dataset", "wine", "--llm", "none", "--study", "starting")
+    assert code == 130 and "interrupted" in err and "Traceback" not in err
