@@ -238,7 +238,7 @@ def _stream(graph, inputs, config, context, console, done_before: int, total: in
     columns = [TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
     last: dict[str, Any] = {}
-    say = console if not console.quiet else Console(stderr=True)  # a live bar needs its own console
+    say = console if not console.quiet else Console(stderr=True)  # through the bar's console: it stays intact
 
     def on_first_press() -> None:
         say.print("[yellow]stopping after the current step[/yellow] (Ctrl-C again to stop at once) ...")
@@ -246,7 +246,6 @@ def _stream(graph, inputs, config, context, console, done_before: int, total: in
     with CtrlC(on_first_press) as ctrl_c, Progress(*columns, console=console, transient=False) as progress:
         bar = progress.add_task("trials", total=total, completed=min(done_before, total), status="")
         for update in graph.stream(inputs, config, context=context, stream_mode="updates"):
-            ctrl_c.check()  # a press swallowed inside a library's callback stops the run here
             for node, values in update.items():
                 values = values or {}
                 last.update(values)
@@ -256,6 +255,7 @@ def _stream(graph, inputs, config, context, console, done_before: int, total: in
                     progress.update(bar, status="LLM proposed a configuration")
                 elif node == "summarize" and values.get("n_done") is not None:
                     progress.update(bar, completed=min(values["n_done"], total), status=_status(last))
+            ctrl_c.check()  # after Ctrl-C: the step that was running is saved, the run stops here
 
 
 def _status(state: dict[str, Any]) -> str:
