@@ -352,12 +352,11 @@ def run_recommender(datasets: str, name: str, entry: dict[str, Any], seed: int, 
 def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed: int, setting: dict[str, Any],
               rec: dict[str, Any] | None, workdir: Path) -> dict[str, Any]:
     """The optimize graph as the CLI runs it (SQLite storage and checkpoints), patience off, no learning."""
-    from langgraph.checkpoint.sqlite import SqliteSaver
     from optuna.trial import TrialState
 
     from graphs.context import Context
     from graphs.optimize import builder
-    from tools.runtime import forget_runs, open_run
+    from tools.runtime import forget_runs, open_checkpoints, open_run
 
     llm = "none" if method == "tunegraph_tpe" else setting["llm"]
     warm = method in WARM_METHODS
@@ -377,7 +376,7 @@ def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed
     start = time.perf_counter()
     setup_s = None
     with replayed_recommendation(rec if warm else None), \
-            SqliteSaver.from_conn_string(str(workdir / "checkpoints.db")) as saver:
+            open_checkpoints(workdir / "checkpoints.db") as saver:
         graph = builder.compile(checkpointer=saver)
         for update in graph.stream(inputs, config, context=context, stream_mode="updates"):
             if setup_s is None and "initialize" in update:
