@@ -7,8 +7,8 @@ search space, metric, folds and seed:
   ``study.optimize(objective, n_trials=N)``; the objective suggests the family's search space
   and calls ``tools.evaluation.cross_validate_config``. The library defaults are enqueued as
   the first trial, as the graph's Initializer does without an LLM, so both start alike.
-* ``graph``: ``graphs.optimize.builder`` compiled with a ``SqliteSaver`` (a file in the same
-  temp dir) and streamed with ``Context(llm="none", sampler="tpe", trials=N, storage=<sqlite>)``.
+* ``graph``: ``graphs.optimize.builder`` compiled with the CLI's SQLite checkpointer (a file in
+  the same temp dir) and streamed with ``Context(llm="none", sampler="tpe", trials=N, storage=<sqlite>)``.
 * ``graph+llm`` (``--llm embedded``): the same graph with ``llm="embedded", sampler="llm_tpe"``.
 * ``graph-mem`` (``--memory-saver``): the graph with an ``InMemorySaver``, to separate the cost
   of SQLite checkpoints from the rest of the graph.
@@ -189,11 +189,10 @@ def run_plain(args, n_trials: int, seed: int, workdir: Path, evaluate: Evaluate)
 def run_graph(args, n_trials: int, seed: int, workdir: Path, llm: str, sampler: str, checkpointer: str,
               evaluate: Evaluate) -> dict[str, Any]:
     from langgraph.checkpoint.memory import InMemorySaver
-    from langgraph.checkpoint.sqlite import SqliteSaver
 
     from graphs.context import Context
     from graphs.optimize import builder
-    from tools.runtime import forget_runs, open_run
+    from tools.runtime import forget_runs, open_checkpoints, open_run
 
     name = f"bench-graph-{uuid.uuid4().hex[:8]}"  # unique: tools.runtime caches runs by (name, storage)
     storage = f"sqlite:///{workdir / 'graph.db'}"
@@ -203,7 +202,7 @@ def run_graph(args, n_trials: int, seed: int, workdir: Path, llm: str, sampler: 
     context = Context(llm=llm, sampler=sampler, trials=n_trials, storage=storage, seed=seed, folds=args.folds,
                       n_startup_trials=N_STARTUP_TRIALS)
     config = {"configurable": {"thread_id": name}, "recursion_limit": 100_000}
-    saver_cm = (SqliteSaver.from_conn_string(str(workdir / "checkpoints.db")) if checkpointer == "sqlite"
+    saver_cm = (open_checkpoints(workdir / "checkpoints.db") if checkpointer == "sqlite"
                 else contextlib.nullcontext(InMemorySaver()))
     recorded = getattr(evaluate, "times", None)  # the instant objective's own record
     if recorded is not None:
