@@ -60,12 +60,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere, installed or not
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.compare_report import WARM as WARM_METHODS  # noqa: E402 - one list for runner and report
+
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
 
 METHODS = ("optuna_tpe", "optuna_random", "tunegraph_tpe", "tunegraph_llm_tpe", "tunegraph_llm_tpe_warm",
            "tunegraph_tpe_warm", "recommender")
-WARM_METHODS = ("tunegraph_llm_tpe_warm", "tunegraph_tpe_warm")
 NEEDS_RECOMMENDATION = (*WARM_METHODS, "recommender")  # computed once per data set, before their runs
 # The full run: 6 classification and 6 regression data sets of up to 1,500 rows from ../shared/datasets,
 # spread over sizes (167 to 1,338 rows), binary, multi-class and regression metrics; left out: segment
