@@ -141,7 +141,7 @@ _TRIALS = re.compile(r"\b(\d{1,5})\s*(?:trials?|iterations?|evaluations?|configu
 _TARGET = re.compile(r"\b(?:target(?:\s+column)?|predict(?:ing)?|column|label)\s*(?:is|=|:)?\s*['\"`]?([A-Za-z_][\w.\-]*)",
                      re.IGNORECASE)
 _MODEL_ALIASES = {
-    "xgboost": "xgboost", "xgb": "xgboost", "random forest": "random_forest", "random_forest": "random_forest",
+    "xgboost": "xgboost", "xgb": "xgboost", "lightgbm": "lightgbm", "lgbm": "lightgbm", "random forest": "random_forest", "random_forest": "random_forest",
     "extra trees": "extra_trees", "extra_trees": "extra_trees", "gradient boosting": "hist_gradient_boosting",
     "hist_gradient_boosting": "hist_gradient_boosting", "logistic regression": "logistic_regression",
     "logistic_regression": "logistic_regression", "ridge": "ridge", "knn": "knn", "nearest neighbo": "knn",

@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 "listed in DIR/index.json.")
     build.add_argument("--datasets", required=True, help="folder with index.json and the data files")
     build.add_argument("--families", nargs="+", default=None,
-                       help="model families (default: xgboost random_forest extra_trees hist_gradient_boosting "
+                       help="model families (default: xgboost lightgbm random_forest extra_trees hist_gradient_boosting "
                        "linear knn; 'linear' = logistic_regression or ridge by task)")
     build.add_argument("--configs-per-family", type=int, default=30, help="configurations per family and data set")
     build.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
@@ -118,6 +118,24 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--out", default="data/metadataset.parquet", help="output Parquet file")
     build.set_defaults(handler=run_metadata_build)
+    matrix = meta_sub.add_parser("matrix", help="cross-validate one shared pool of configurations on every data set",
+                                 description="Build (or resume building) the configuration matrix that greedy "
+                                 "portfolios are chosen from: each family's pool (library defaults, the best "
+                                 "configuration of every meta-dataset task, Sobol samples) on every data set of "
+                                 "DIR/index.json.")
+    matrix.add_argument("--datasets", required=True, help="folder with index.json and the data files")
+    matrix.add_argument("--families", nargs="+", default=None,
+                        help="model families (default: xgboost lightgbm random_forest extra_trees "
+                        "hist_gradient_boosting linear knn)")
+    matrix.add_argument("--pool-from", help="meta-dataset whose best configurations join the pool (default: shipped)")
+    matrix.add_argument("--min-configs", type=int, default=40, help="configurations per family at least (default 40)")
+    matrix.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    matrix.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    matrix.add_argument("--max-rows", type=int, default=5000, help="subsample larger data sets to this many rows")
+    matrix.add_argument("--only", nargs="+", help="only these data sets of the index")
+    matrix.add_argument("--seed", type=int, default=0)
+    matrix.add_argument("--out", default="data/config_matrix.parquet", help="output Parquet file")
+    matrix.set_defaults(handler=run_metadata_matrix)
     info = meta_sub.add_parser("info", help="what the meta-dataset holds (shipped file and your additions)")
     info.add_argument("--path", help="one meta-dataset file (default: the shipped one with your layer over it)")
     info.add_argument("--importance", action="store_true", help="train the meta-learner, print SHAP importance")
@@ -396,6 +414,29 @@ def run_metadata_build(args: argparse.Namespace) -> int:
         except (TaskError, MetaDatasetError) as exc:
             return _error(str(exc))
     print(json.dumps({**summary, "path": args.out, "wall_time_s": round(time.perf_counter() - started, 1)}, indent=2))
+    return 0
+
+
+def run_metadata_matrix(args: argparse.Namespace) -> int:
+    from tools.config_matrix import MATRIX_FAMILIES, build_matrix
+    from tools.metadataset import MetaDatasetError
+    from tools.tasks import TaskError
+
+    if args.min_configs < 1:
+        return _error(f"--min-configs must be at least 1, got {args.min_configs}")
+
+    def on_progress(dataset, family, cells, done, total, seconds):
+        eta = seconds / done * (total - done)  # one line per unit: readable in a log file as at a terminal
+        print(f"[{done}/{total}] {dataset}/{family}: {cells} cells; {seconds / 60:.1f} min elapsed, "
+              f"about {eta / 60:.0f} min left", file=sys.stderr, flush=True)
+
+    try:
+        summary = build_matrix(args.datasets, args.out, tuple(args.families or MATRIX_FAMILIES), args.pool_from,
+                               args.min_configs, args.folds, args.jobs, args.max_rows, args.seed, only=args.only,
+                               on_progress=on_progress)
+    except (TaskError, MetaDatasetError) as exc:
+        return _error(str(exc))
+    print(json.dumps({**summary, "path": args.out}, indent=2))
     return 0
 
 

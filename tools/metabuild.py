@@ -32,7 +32,7 @@ from tools.evaluation import cross_validate_config, default_metric, get_metric
 from tools.models import get_family
 from tools.tasks import Task, TaskError, read_table, task_from_frame
 
-DEFAULT_FAMILIES = ("xgboost", "random_forest", "extra_trees", "hist_gradient_boosting", "linear", "knn")
+DEFAULT_FAMILIES = ("xgboost", "lightgbm", "random_forest", "extra_trees", "hist_gradient_boosting", "linear", "knn")
 
 
 @dataclass(frozen=True)

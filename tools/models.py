@@ -93,6 +93,33 @@ def _xgb_make(c: dict, task: Task, seed: int, needs_proba: bool):
     return xgb.XGBClassifier(**common) if task.task_type == "classification" else xgb.XGBRegressor(**common)
 
 
+def _lgbm_space(task_type: str) -> dict:
+    return {
+        "n_estimators": {"type": "int", "low": 50, "high": 1000, "log": True},
+        "learning_rate": {"type": "float", "low": 0.005, "high": 0.5, "log": True},
+        "num_leaves": {"type": "int", "low": 4, "high": 256, "log": True},
+        "min_child_samples": {"type": "int", "low": 2, "high": 100, "log": True},
+        "subsample": {"type": "float", "low": 0.5, "high": 1.0},
+        "colsample_bytree": {"type": "float", "low": 0.3, "high": 1.0},
+        "reg_lambda": {"type": "float", "low": 0.001, "high": 10.0, "log": True},
+        "reg_alpha": {"type": "float", "low": 0.001, "high": 10.0, "log": True},
+    }
+
+
+def _lgbm_defaults(task_type: str, width: int) -> dict:
+    # LightGBM's own regularization defaults are 0; the space's floor 0.001 is as close as a log range gets
+    return {"n_estimators": 100, "learning_rate": 0.1, "num_leaves": 31, "min_child_samples": 20, "subsample": 1.0,
+            "colsample_bytree": 1.0, "reg_lambda": 0.001, "reg_alpha": 0.001}
+
+
+def _lgbm_make(c: dict, task: Task, seed: int, needs_proba: bool):
+    import lightgbm as lgb
+
+    # subsample only takes effect with bagging every iteration (subsample_freq=1)
+    common = dict(n_jobs=ESTIMATOR_THREADS, random_state=seed, verbose=-1, subsample_freq=1, **c)
+    return lgb.LGBMClassifier(**common) if task.task_type == "classification" else lgb.LGBMRegressor(**common)
+
+
 def _forest_space(task_type: str) -> dict:
     return {
         "n_estimators": {"type": "int", "low": 50, "high": 500, "log": True},
@@ -232,6 +259,8 @@ def _mlp_make(c: dict, task: Task, seed: int, needs_proba: bool):
 BOTH = ("classification", "regression")
 FAMILIES: dict[str, ModelFamily] = {f.name: f for f in [
     ModelFamily("xgboost", BOTH, False, _xgb_space, _xgb_defaults, _xgb_make, "gradient-boosted trees (XGBoost)"),
+    ModelFamily("lightgbm", BOTH, False, _lgbm_space, _lgbm_defaults, _lgbm_make,
+                "gradient-boosted trees (LightGBM)"),
     ModelFamily("random_forest", BOTH, False, _forest_space, _forest_defaults(True), _forest_make(False),
                 "random forest (scikit-learn)"),
     ModelFamily("extra_trees", BOTH, False, _forest_space, _forest_defaults(False), _forest_make(True),
