@@ -88,6 +88,8 @@ def deterministic_checks(rec: dict[str, Any], evidence: dict[str, Any], families
         check("time budget", candidate["predicted_fit_time_s"] <= budget,
               f"predicted fit time {candidate['predicted_fit_time_s']:.3g} s exceeds the budget of {budget:g} s")
     in_evidence = {s["task"] for s in evidence["similar_tasks"]}
+    # a candidate's origin ("portfolio:best:<task>", "similar:<task>") is evidence too
+    in_evidence |= {c.get("origin", "").rsplit(":", 1)[-1] for c in evidence["candidates"] if ":" in c.get("origin", "")}
     cited = {t for t in known_tasks if re.search(rf"\b{re.escape(t)}\b", rec["justification"])}
     check("cites only evidence", cited <= in_evidence,
           f"the justification cites data sets that are not in the evidence: {', '.join(sorted(cited - in_evidence))}")

@@ -83,6 +83,8 @@ def llm_recommendation(llm, state: dict[str, Any], evidence: dict[str, Any], cri
 def meta_learner_recommendation(evidence: dict[str, Any]) -> dict[str, Any]:
     """The best candidate, justified from its SHAP evidence and the similar tasks (no LLM)."""
     best = evidence["candidates"][0]
+    if "record" in best:
+        return portfolio_recommendation(evidence)
     reasons = "; ".join(best["shap"][:3]) or "no single feature dominates the prediction"
     similar = [f"{s['task']} (distance {s['distance']})" + (
         f", where {s['best'][0]['family']} reached normalized score {s['best'][0]['score_norm']:.2f}" if s["best"] else "")
@@ -96,6 +98,34 @@ def meta_learner_recommendation(evidence: dict[str, Any]) -> dict[str, Any]:
             "justification": text, "source": "meta-learner", "notes": []}
 
 
+def record_text(record: dict[str, Any]) -> str:
+    """A portfolio member's record: how it did on the similar data sets and on all of them."""
+    near = (f"within 1% of the best on {record['near_best']} of the {record['n_similar']} most similar data sets "
+            f"(mean normalized regret {record['similar_mean_regret']:.3f} there)" if record["n_similar"] else
+            "no similar data set to compare with")
+    return f"{near}, mean regret {record['mean_regret']:.3f} over {record['n_tasks']} data sets"
+
+
+def _origin_text(origin: str) -> str:
+    kind = origin.split(":", 1)[1] if ":" in origin else origin
+    if kind.startswith("best:"):
+        return f"the best configuration found on {kind[5:]}"
+    return {"default": "the library defaults", "sobol": "a space-filling sample"}.get(kind, kind)
+
+
+def portfolio_recommendation(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The portfolio's first member, justified from its record, the meta-learner and SHAP (no LLM)."""
+    best = evidence["candidates"][0]
+    reasons = "; ".join(best["shap"][:2]) or "no single feature dominates the prediction"
+    text = (f"{best['family']} {format_config(best['params'])} leads this task's greedy portfolio of "
+            f"{evidence.get('portfolio_size', len(evidence['candidates']))} shared configurations "
+            f"({_origin_text(best['origin'])}): {record_text(best['record'])}. The meta-learner predicts normalized "
+            f"score {best['predicted_score']:.3f} and about {best['predicted_fit_time_s']:.2g} s per fit. SHAP: {reasons}.")
+    return {"family": best["family"], "params": best["params"], "candidate": best["id"],
+            "expected_score": best["predicted_score"], "expected_fit_time_s": best["predicted_fit_time_s"],
+            "justification": text, "source": "portfolio", "notes": []}
+
+
 def similar_text(evidence: dict[str, Any]) -> str:
     lines = []
     for s in evidence["similar_tasks"]:
@@ -106,8 +136,9 @@ def similar_text(evidence: dict[str, Any]) -> str:
 
 
 def candidates_text(evidence: dict[str, Any]) -> str:
-    return "\n".join(f"- {c['id']}: {c['family']} {format_config(c['params'])}, predicted score "
-                     f"{c['predicted_score']:.3f}, fit time {c['predicted_fit_time_s']:.2g} s. "
+    return "\n".join(f"- {c['id']}: {c['family']} {format_config(c['params'])}, "
+                     + (f"portfolio member {c['portfolio_rank']}: {record_text(c['record'])}; " if "record" in c else "")
+                     + f"predicted score {c['predicted_score']:.3f}, fit time {c['predicted_fit_time_s']:.2g} s. "
                      f"SHAP: {'; '.join(c['shap'][:2])}" for c in evidence["candidates"])
 
 

@@ -1,8 +1,10 @@
 """Retriever agent: the evidence for a recommendation.
 
 For the user's task: its meta-features, the most similar past tasks with their best
-configurations (FAISS), the meta-learner's top candidates per family with predicted score and
-fit time, and SHAP evidence sentences for each candidate.
+configurations (FAISS), and the candidates: the first members of the task's greedy portfolio
+from the configuration matrix (tools/portfolio.py), each with its record on the similar tasks,
+the meta-learner's predicted score and fit time, and SHAP evidence sentences. Without a matrix
+(a meta-dataset of the user's own), the meta-learner's top-ranked candidates per family.
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ from typing import Any
 
 from tools.evaluation import default_metric
 from tools.knowledge import Knowledge, open_knowledge
-from tools.models import families_for
+from tools.metalearner import Candidate
+from tools.models import families_for, get_family
+from tools.portfolio import DEFAULT_SETTING, pool_params, task_portfolio
 from tools.tasks import Task, TaskError, load_task
+
+
+PORTFOLIO_SIZE = 16
 
 
 def load_user_task(state: dict[str, Any]) -> Task:
@@ -49,6 +56,60 @@ def gather_evidence(knowledge: Knowledge, task: Task, families: list[str], time_
                     n_candidates: int = 5, n_similar: int = 3, seed: int = 0) -> dict[str, Any]:
     mf = task.meta_features()
     similar = knowledge.similar_tasks(mf, task.task_type, k=n_similar, families=families)
+    if knowledge.has_portfolio(task.task_type):
+        candidates, size = portfolio_candidates(knowledge, task, mf, families, time_budget, n_candidates, n_similar)
+        if candidates:
+            return {**_summary(mf, similar, time_budget, knowledge), "candidates": candidates,
+                    "portfolio_size": size, "ranked_by": "portfolio"}
+    candidates = meta_learner_candidates(knowledge, task, mf, families, similar, time_budget, n_candidates, seed)
+    return {**_summary(mf, similar, time_budget, knowledge), "candidates": candidates, "ranked_by": "meta-learner"}
+
+
+def _summary(mf: dict[str, float], similar: list[dict[str, Any]], time_budget: float,
+             knowledge: Knowledge) -> dict[str, Any]:
+    return {"meta_features": {k: mf[k] for k in ("n_rows", "n_features", "n_categorical", "missing_share",
+                                                 "n_classes", "majority_share")},
+            "similar_tasks": similar, "time_budget_s": time_budget or None,
+            "meta_dataset_rows": int(len(knowledge.frame))}
+
+
+def portfolio_candidates(knowledge: Knowledge, task: Task, mf: dict[str, float], families: list[str],
+                         time_budget: float, n_candidates: int, n_similar: int) -> tuple[list[dict[str, Any]], int]:
+    """The first members of the task's greedy portfolio, with the meta-learner's predictions and SHAP.
+
+    The meta-learner's predicted score breaks near-ties in the greedy order; a fit-time budget
+    drops the members predicted to exceed it (when any meets it).
+    """
+    distances = knowledge.task_distances(mf, task.task_type)
+    pool = knowledge.matrix[(knowledge.matrix["task_type"] == task.task_type) & knowledge.matrix["family"].isin(families)]
+    shared = pool_params(pool)
+    ids = sorted(shared)
+    defaults = {f: get_family(f).default_config(task) for f in {shared[c][0] for c in ids}}
+    configs = [defaults[shared[c][0]] if shared[c][2] is None else shared[c][2] for c in ids]
+    scores, times = knowledge.learner.predict_mixed(mf, task.task_type, [shared[c][0] for c in ids], configs)
+    predicted = {c: (float(s), float(t), p) for c, s, t, p in zip(ids, scores, times, configs)}
+    members = task_portfolio(pool, task.task_type, k=PORTFOLIO_SIZE, distances=distances, setting=DEFAULT_SETTING,
+                             n_similar=n_similar, prior={c: v[0] for c, v in predicted.items()})
+    if time_budget > 0:
+        within = [m for m in members if predicted[m.config_id][1] <= time_budget]
+        members = within or members
+    out = []
+    for rank, m in enumerate(members[:n_candidates], 1):
+        score, fit_time, params = predicted[m.config_id]
+        c = Candidate(m.family, params, score, fit_time, f"portfolio:{m.origin}", score)
+        shap = knowledge.learner.explain(c, mf, task.task_type)
+        out.append({"id": f"C{rank}", **c.to_dict(), "shap": shap.sentences(4), "portfolio_rank": rank,
+                    "record": {"near_best": m.near_best, "n_similar": m.n_similar,
+                               "similar_mean_regret": round(m.similar_mean_regret, 4),
+                               "mean_regret": round(m.mean_regret, 4),
+                               "n_tasks": int(pool.loc[pool["task_type"] == task.task_type, "task"].nunique())}})
+    return out, len(members)
+
+
+def meta_learner_candidates(knowledge: Knowledge, task: Task, mf: dict[str, float], families: list[str],
+                            similar: list[dict[str, Any]], time_budget: float, n_candidates: int,
+                            seed: int) -> list[dict[str, Any]]:
+    """Without a configuration matrix: the meta-learner's best-ranked sampled configurations."""
     seeds = [(s["task"], b["family"], b["params"]) for s in similar for b in s["best"]]
     pool = []
     for family in families:  # per family, so the LLM sees alternatives and not one family's variations
@@ -69,7 +130,4 @@ def gather_evidence(knowledge: Knowledge, task: Task, families: list[str], time_
     for i, c in enumerate(chosen, 1):
         shap = knowledge.learner.explain(c, mf, task.task_type)
         candidates.append({"id": f"C{i}", **c.to_dict(), "shap": shap.sentences(4)})
-    return {"meta_features": {k: mf[k] for k in ("n_rows", "n_features", "n_categorical", "missing_share",
-                                                 "n_classes", "majority_share")},
-            "similar_tasks": similar, "candidates": candidates,
-            "time_budget_s": time_budget or None, "meta_dataset_rows": int(len(knowledge.frame))}
+    return candidates

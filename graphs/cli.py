@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--only", nargs="+", help="only these data sets of the index")
     matrix.add_argument("--seed", type=int, default=0)
     matrix.add_argument("--out", default="data/config_matrix.parquet", help="output Parquet file")
+    matrix.add_argument("--no-learner", action="store_true",
+                        help="do not fit the meta-learner saved beside the matrix (metalearner/)")
     matrix.set_defaults(handler=run_metadata_matrix)
     info = meta_sub.add_parser("info", help="what the meta-dataset holds (shipped file and your additions)")
     info.add_argument("--path", help="one meta-dataset file (default: the shipped one with your layer over it)")
@@ -434,6 +436,12 @@ def run_metadata_matrix(args: argparse.Namespace) -> int:
         summary = build_matrix(args.datasets, args.out, tuple(args.families or MATRIX_FAMILIES), args.pool_from,
                                args.min_configs, args.folds, args.jobs, args.max_rows, args.seed, only=args.only,
                                on_progress=on_progress)
+        if not args.no_learner:
+            from tools.knowledge import fit_shipped_learner
+
+            print("fitting the meta-learner on the meta-dataset and the matrix", file=sys.stderr, flush=True)
+            summary["metalearner"] = str(fit_shipped_learner(args.pool_from or Path(args.out).with_name(
+                "metadataset.parquet"), args.out))
     except (TaskError, MetaDatasetError) as exc:
         return _error(str(exc))
     print(json.dumps({**summary, "path": args.out}, indent=2))

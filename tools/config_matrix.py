@@ -271,3 +271,23 @@ def build_matrix(datasets_dir: str | Path, out: str | Path, families: tuple[str,
     save_matrix(frame, out)
     return {"cells": int(len(frame)), "tasks": int(frame["task"].nunique()), "configs": int(frame["config_id"].nunique()),
             "failed": int((frame["status"] != "ok").sum()), "units_run": finished, "seconds": time.perf_counter() - start}
+
+
+def matrix_records(matrix: pd.DataFrame) -> list[dict[str, Any]]:
+    """The matrix's successful cells as meta-dataset records (source ``grid``), for the meta-learner."""
+    records = []
+    for cell in matrix[matrix["status"] == "ok"].to_dict("records"):
+        records.append(metadataset.make_record(
+            task=cell["task"], task_type=cell["task_type"], metric=cell["metric"], direction=cell["direction"],
+            meta_features={k: cell[f"mf_{k}"] for k in META_FEATURE_NAMES}, family=cell["family"],
+            params=json.loads(cell["params"]), score_mean=cell["score_mean"], score_std=cell["score_std"] or 0.0,
+            fit_time_s=cell["fit_time_s"], n_folds=int(cell["n_folds"]), source="grid", created_at="2026-12-01T00:00:00"))
+    return records
+
+
+def without_tasks(matrix: pd.DataFrame, tasks: tuple[str, ...]) -> pd.DataFrame:
+    """The matrix with the named tasks' columns and their own best configurations left out."""
+    if not tasks:
+        return matrix
+    keep = ~matrix["task"].isin(tasks) & ~matrix["origin"].isin([f"best:{t}" for t in tasks])
+    return matrix[keep].reset_index(drop=True)

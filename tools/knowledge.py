@@ -1,7 +1,10 @@
-"""The meta-knowledge a recommendation stands on: meta-dataset, meta-learner and FAISS task index.
+"""The meta-knowledge a recommendation stands on: meta-dataset, configuration matrix, meta-learner
+and FAISS task index.
 
-Loaded once per process and meta-dataset version; the trained meta-learner and the indexes
-are cached in ``$TUNEGRAPH_HOME/cache`` and rebuilt when the meta-dataset changes.
+Loaded once per process and meta-dataset version. The meta-learner trains on the meta-dataset
+and the matrix's cells; the one fitted on what ships is shipped too (``data/metalearner``), so the
+first recommendation after an install does not train it. With a user layer it is trained once and
+cached in ``$TUNEGRAPH_HOME/cache``, and rebuilt when the meta-dataset changes.
 
 Example:
     >>> kb = open_knowledge()                                  # doctest: +SKIP
@@ -17,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from tools import metadataset
-from tools.metalearner import MetaLearner, fingerprint
+from tools import config_matrix, metadataset
+from tools.metalearner import MetaLearner, MetaLearnerError, fingerprint
 from tools.retrieval import ExperimentTextIndex, RetrievalError, TaskIndex, open_indexes
 
 
@@ -27,6 +30,15 @@ class Knowledge:
     frame: pd.DataFrame
     learner: MetaLearner
     task_index: TaskIndex
+    matrix: pd.DataFrame | None = None  # the configuration matrix, held-out tasks already left out
+
+    def has_portfolio(self, task_type: str) -> bool:
+        return self.matrix is not None and bool((self.matrix["task_type"] == task_type).any())
+
+    def task_distances(self, meta_features: dict[str, float], task_type: str) -> dict[str, float]:
+        """Meta-feature distance from the new task to every known task of its type (FAISS)."""
+        found = self.task_index.similar(meta_features, k=len(self.task_index), task_type=task_type)
+        return {s.task: float(s.distance) for s in found}
 
     def similar_tasks(self, meta_features: dict[str, float], task_type: str, k: int = 3,
                       families: list[str] | None = None) -> list[dict[str, Any]]:
@@ -46,10 +58,12 @@ def cache_dir() -> Path:
 def open_knowledge(exclude_tasks: tuple[str, ...] = (), frame: pd.DataFrame | None = None) -> Knowledge:
     """Meta-dataset (shipped + user layer), meta-learner and task index; ``exclude_tasks`` leaves
     tasks out entirely (for leave-one-dataset-out evaluation: nothing learned from them remains)."""
+    matrix = None
     if frame is None:
-        frame = metadataset.load_layers()
+        frame, matrix = _layers_and_matrix()
     if exclude_tasks:
         frame = metadataset.normalize_scores(frame[~frame["task"].isin(exclude_tasks)].reset_index(drop=True))
+        matrix = None if matrix is None else config_matrix.without_tasks(matrix, tuple(exclude_tasks))
     key = (fingerprint(frame),)
     with _LOCK:
         if key in _CACHE:
@@ -57,11 +71,63 @@ def open_knowledge(exclude_tasks: tuple[str, ...] = (), frame: pd.DataFrame | No
     if exclude_tasks:  # a held-out variant: trained in memory, never cached on disk
         learner = MetaLearner().fit(frame)
     else:
-        learner = MetaLearner.load_or_fit(cache_dir() / "metalearner", frame)
-    knowledge = Knowledge(frame, learner, TaskIndex.build(frame))
+        learner = shipped_learner(frame) or MetaLearner.load_or_fit(cache_dir() / "metalearner", frame)
+    knowledge = Knowledge(frame, learner, TaskIndex.build(frame), matrix)
     with _LOCK:
         _CACHE[key] = knowledge
     return knowledge
+
+
+_LAYERS: dict[tuple, tuple[pd.DataFrame, pd.DataFrame | None]] = {}
+
+
+def _layers_and_matrix() -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The meta-dataset layers with the matrix's cells added, and the matrix; read again when a file changes."""
+    paths = (metadataset.shipped_path(), metadataset.user_path(), config_matrix.shipped_matrix_path())
+    key = tuple((str(p), p.stat().st_mtime_ns if p.exists() else None) for p in paths)
+    with _LOCK:
+        if key in _LAYERS:
+            return _LAYERS[key]
+    matrix = open_matrix()
+    frame = with_matrix(metadataset.load_layers(), matrix)
+    with _LOCK:
+        _LAYERS.clear()
+        _LAYERS[key] = (frame, matrix)
+    return frame, matrix
+
+
+def with_matrix(frame: pd.DataFrame, matrix: pd.DataFrame | None) -> pd.DataFrame:
+    """The meta-dataset with the matrix's cells as experiments (the meta-learner learns LightGBM from them)."""
+    if matrix is None:
+        return frame
+    cells = pd.DataFrame(config_matrix.matrix_records(matrix), columns=metadataset.COLUMNS)
+    return metadataset.normalize_scores(metadataset.deduplicate(pd.concat([frame, cells], ignore_index=True)))
+
+
+def fit_shipped_learner(metadataset_path: str | Path, matrix_path: str | Path) -> Path:
+    """Fit the meta-learner on a meta-dataset and its matrix and save it beside the matrix
+    (``metalearner/``): shipped, it spares a new install the fit on its first recommendation."""
+    alone = metadataset.normalize_scores(metadataset.deduplicate(metadataset.load(metadataset_path)))  # no user layer
+    frame = with_matrix(alone, config_matrix.load_matrix(matrix_path))
+    return MetaLearner().fit(frame).save(Path(matrix_path).with_name("metalearner"))
+
+
+def open_matrix() -> pd.DataFrame | None:
+    """The shipped configuration matrix (``$TUNEGRAPH_MATRIX`` overrides it), None where there is none."""
+    path = config_matrix.shipped_matrix_path()
+    return config_matrix.load_matrix(path) if path.is_file() else None
+
+
+def shipped_learner_dir() -> Path:
+    return config_matrix.shipped_matrix_path().with_name("metalearner")
+
+
+def shipped_learner(frame: pd.DataFrame) -> MetaLearner | None:
+    """The meta-learner shipped beside the matrix, when it was fitted on exactly ``frame``."""
+    try:
+        return MetaLearner.load(shipped_learner_dir(), frame)
+    except MetaLearnerError:
+        return None
 
 
 _TEXT: dict[str, ExperimentTextIndex] = {}
@@ -99,4 +165,5 @@ def open_text_index(frame: pd.DataFrame | None = None) -> ExperimentTextIndex:
 def forget() -> None:
     with _LOCK:
         _CACHE.clear()
+        _LAYERS.clear()
         _TEXT.clear()

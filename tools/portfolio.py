@@ -56,22 +56,27 @@ def regret_table(matrix: pd.DataFrame, scale: dict[str, tuple[float, float]] | N
 
 
 def greedy_portfolio(regret: np.ndarray, k: int, weights: np.ndarray | None = None,
-                     allowed: np.ndarray | None = None) -> list[int]:
+                     allowed: np.ndarray | None = None, prior: np.ndarray | None = None,
+                     tie: float = 1e-3) -> list[int]:
     """Column indices of the greedy portfolio of size ``k`` over ``regret`` (tasks x configurations).
 
     NaN (not applicable) counts as the worst regret. Ties go to the lower weighted mean regret, then
     the lower index, so the order is deterministic. ``allowed`` masks the columns that may be picked.
+    With ``prior`` (higher is better, e.g. the meta-learner's predicted score on the new task),
+    losses within ``tie`` of each other count as tied and the prior decides between them.
     """
     r = np.where(np.isnan(regret), FAILED_REGRET, regret)
     w = np.ones(r.shape[0]) if weights is None else np.asarray(weights, dtype=float)
     w = w / w.sum()
     mean = w @ r
     free = np.ones(r.shape[1], dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool).copy()
+    second = np.round(mean, 12) if prior is None else -np.nan_to_num(np.asarray(prior, dtype=float), nan=-np.inf)
+    decimals = 12 if prior is None else max(0, int(round(-np.log10(tie))))
     best_so_far = np.full(r.shape[0], np.inf)
     chosen: list[int] = []
     for _ in range(min(k, int(free.sum()))):
         loss = w @ np.minimum(best_so_far[:, None], r)
-        order = np.lexsort((np.arange(r.shape[1]), np.round(mean, 12), np.round(loss, 12)))
+        order = np.lexsort((np.arange(r.shape[1]), second, np.round(loss, decimals)))
         pick = int(next(j for j in order if free[j]))
         chosen.append(pick)
         free[pick] = False
@@ -131,13 +136,14 @@ def pool_params(matrix: pd.DataFrame) -> dict[str, tuple[str, str, dict[str, Any
 
 def task_portfolio(matrix: pd.DataFrame, task_type: str, k: int = 16, distances: dict[str, float] | None = None,
                    setting: PortfolioSetting = DEFAULT_SETTING, exclude_tasks: tuple[str, ...] = (),
-                   families: list[str] | None = None, n_similar: int = 5) -> list[Member]:
+                   families: list[str] | None = None, n_similar: int = 5,
+                   prior: dict[str, float] | None = None) -> list[Member]:
     """The ordered portfolio for a new task of ``task_type``.
 
     Training tasks are the matrix's tasks of that type less ``exclude_tasks`` (whose own best
     configurations leave the pool too); ``distances`` (task -> meta-feature distance to the new
     task) weight them when ``setting`` asks for neighbours and give each member's record on the
-    ``n_similar`` nearest.
+    ``n_similar`` nearest. ``prior`` (config_id -> predicted score) breaks near-ties.
     """
     rows = matrix[(matrix["task_type"] == task_type) & ~matrix["task"].isin(exclude_tasks)]
     rows = rows[~rows["origin"].isin([f"best:{t}" for t in exclude_tasks])]
@@ -151,7 +157,8 @@ def task_portfolio(matrix: pd.DataFrame, task_type: str, k: int = 16, distances:
     if setting.n_neighbors and distances:
         weights = similarity_weights(distances, tasks, setting.n_neighbors, setting.floor)
     applicable = ~np.isnan(table.to_numpy()).all(axis=0)
-    picks = greedy_portfolio(table.to_numpy(), k, weights, allowed=applicable)
+    prior_vector = None if prior is None else np.array([prior.get(c, np.nan) for c in configs])
+    picks = greedy_portfolio(table.to_numpy(), k, weights, allowed=applicable, prior=prior_vector)
     near = sorted(tasks, key=lambda t: (distances.get(t, np.inf), t))[:n_similar] if distances else tasks[:0]
     near_rows = table.loc[near] if near else None
     w = np.ones(len(tasks)) if weights is None else weights
