@@ -13,6 +13,7 @@ For each data set of a folder with index.json (default ../shared/datasets):
 Results go to a JSON-lines file (one line per data set and LLM: resumable) and a Markdown report.
 
     python benchmarks/zero_shot.py [--llm none embedded] [--only wine_uci glass] [--jobs 2]
+    python benchmarks/zero_shot.py --portfolio [--matrix FILE] [--no-tpe]   # greedy portfolios, see that module
 """
 
 from __future__ import annotations
@@ -198,7 +199,19 @@ def main() -> None:
     parser.add_argument("--results", default=str(RESULTS / "zero_shot.jsonl"))
     parser.add_argument("--baselines", nargs="*", default=[],
                         help="other result files whose TPE baselines (same data set and family) are reused")
+    parser.add_argument("--portfolio", action="store_true",
+                        help="instead: the greedy portfolios of the configuration matrix, leave-one-dataset-out "
+                        "(benchmarks/zero_shot_portfolio.py), against defaults, the meta-learner pick and TPE")
+    parser.add_argument("--matrix", help="configuration matrix for --portfolio (default: the shipped one)")
+    parser.add_argument("--no-tpe", action="store_true", help="with --portfolio: skip the TPE baseline runs")
     args = parser.parse_args()
+    if args.portfolio:
+        from benchmarks.zero_shot_portfolio import run as run_portfolio
+        from tools.config_matrix import shipped_matrix_path
+
+        print(run_portfolio(args.datasets, Path(args.matrix or shipped_matrix_path()),
+                            RESULTS / "zero_shot_portfolio.jsonl", with_tpe=not args.no_tpe))
+        return
     from tools.metabuild import read_index
 
     names = args.only or sorted(read_index(args.datasets))

@@ -68,8 +68,9 @@ def inner_choice(matrix: pd.DataFrame, frame: pd.DataFrame, held_out: str, task_
             distances = {s.task: s.distance for s in index.similar(mf[u], k=len(index), task_type=task_type, exclude=[u])}
             members = task_portfolio(matrix, task_type, k=k, distances=distances, setting=setting,
                                      exclude_tasks=(held_out, u))
-            losses.append(float(np.nanmin(table.loc[u, [m.config_id for m in members]].to_numpy())))
-        scores[setting] = float(np.mean(losses))
+            if members:  # a partial matrix may leave no other task of the type
+                losses.append(float(np.nanmin(table.loc[u, [m.config_id for m in members]].to_numpy())))
+        scores[setting] = float(np.mean(losses)) if losses else 1.0
     return min(settings, key=lambda s: (scores[s], s.n_neighbors)), scores
 
 
@@ -95,6 +96,8 @@ def portfolio_rows(matrix: pd.DataFrame, frame: pd.DataFrame) -> list[dict]:
         distances = {s.task: s.distance for s in index.similar(_meta_features(matrix, t), k=len(index),
                                                                 task_type=task_type)}
         members = task_portfolio(matrix, task_type, k=max(KS), distances=distances, setting=setting, exclude_tasks=(t,))
+        if not members:
+            continue
         by_id = own.set_index("config_id")
         member_regret = [regret(by_id.at[m.config_id, "score_mean"] if by_id.at[m.config_id, "status"] == "ok" else None,
                                 best, worst, direction) for m in members]
