@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tools.evaluation import default_metric
-from tools.knowledge import Knowledge, open_knowledge
-from tools.metalearner import Candidate
-from tools.models import families_for, get_family
-from tools.portfolio import DEFAULT_SETTING, pool_params, task_portfolio
-from tools.tasks import Task, TaskError, load_task
+from tunegraph.tools.trials.evaluation import default_metric
+from tunegraph.tools.meta.knowledge import Knowledge, open_knowledge
+from tunegraph.tools.meta.metalearner import Candidate
+from tunegraph.tools.ml.models import families_for, get_family
+from tunegraph.tools.meta.portfolio import DEFAULT_SETTING, pool_params, task_portfolio
+from tunegraph.tools.ml.tasks import Task, TaskError, load_task
 
 
 PORTFOLIO_SIZE = 16

@@ -40,8 +40,8 @@ def first_call(dataset: str) -> dict[str, float]:
 
 
 def warm_calls(dataset: str, repeats: int) -> list[float]:
-    from graphs.context import Context
-    from graphs.recommend import graph
+    from tunegraph.graphs.context import Context
+    from tunegraph.graphs.recommend import graph
 
     graph.invoke({"dataset": dataset}, context=Context(llm="none"))
     times = []

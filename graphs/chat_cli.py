@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from graphs.context import Context
-from tools.runtime import DATA_DIR
+from tunegraph.graphs.context import Context
+from tunegraph.tools.trials.runs import DATA_DIR
 
 STEP_NAMES = {"initialize": "Initializer", "warm_start": "warm start", "llm_propose": "LLM Optimizer proposes",
               "sample_propose": "sampler proposes", "evaluate": "Evaluator cross-validates",
@@ -29,8 +29,8 @@ def chat_checkpoints() -> Path:
 
 def run_chat(thread: str | None, context: Context, read: Callable[[str], str] = input,
              write: Callable[[str], None] = print) -> int:
-    from graphs.chat import builder
-    from tools.runtime import open_checkpoints
+    from tunegraph.graphs.chat import builder
+    from tunegraph.tools.trials.runs import open_checkpoints
 
     thread = thread or time.strftime("chat-%Y%m%d-%H%M%S", time.gmtime())
     config = {"configurable": {"thread_id": thread}, "recursion_limit": 1000}
@@ -81,8 +81,8 @@ def _resume(interrupts, read, write):
 
 def _turn(graph, payload: Any, config: dict, context: Context, write) -> tuple:
     """Stream one turn; returns the interrupts the turn ended on (empty when it finished)."""
-    from graphs.chat import request_stop
-    from graphs.ctrl_c import CtrlC
+    from tunegraph.graphs.chat import request_stop
+    from tunegraph.graphs.ctrl_c import CtrlC
 
     def on_first_press() -> None:
         request_stop()
@@ -159,14 +159,15 @@ def main_studio(host: str, port: int, open_browser: bool) -> int:
     import os
     import subprocess
 
-    root = Path(__file__).resolve().parents[1]
-    config = root / "langgraph.json"
+    from tunegraph.tools.meta.metadataset import shipped_data_dir
+
+    config = shipped_data_dir() / "langgraph.json"  # package data: works from a wheel as from a checkout
     if not config.is_file():
-        print("tunegraph: error: langgraph.json not found next to the graphs package; `tunegraph studio` needs "
-              "the source checkout installed with `pip install -e '.[studio]'`", file=sys.stderr)
+        print(f"tunegraph: error: {config} is missing: reinstall TuneGraph", file=sys.stderr)
         return 2
     if importlib.util.find_spec("langgraph_cli") is None or importlib.util.find_spec("langgraph_api") is None:
-        print("tunegraph: error: the LangGraph CLI is missing: pip install -e '.[studio]'", file=sys.stderr)
+        print("tunegraph: error: the LangGraph CLI is missing: pip install 'tunegraph[studio]' "
+              "(from a checkout: pip install -e '.[studio]')", file=sys.stderr)
         return 2
     env = {**os.environ, "LANGGRAPH_NO_VERSION_CHECK": "true", "LANGGRAPH_CLI_NO_ANALYTICS": "1",
            "LANGSMITH_TRACING": "false", "LANGCHAIN_TRACING_V2": "false"}

@@ -7,12 +7,12 @@ import json
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
-from graphs.context import Context
-from graphs.recommend import graph
+from tunegraph.graphs.context import Context
+from tunegraph.graphs.recommend import graph
 from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
-from tools import config_matrix, knowledge, metadataset
-from tools.metalearner import MetaLearner
-from tools.portfolio import task_portfolio
+from tunegraph.tools.meta import config_matrix, knowledge, metadataset
+from tunegraph.tools.meta.metalearner import MetaLearner
+from tunegraph.tools.meta.portfolio import task_portfolio
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from tools import config_matrix, metadataset
-from tools.metalearner import MetaLearner, MetaLearnerError, fingerprint
-from tools.retrieval import ExperimentTextIndex, RetrievalError, TaskIndex, open_indexes
+from tunegraph.tools.meta import config_matrix, metadataset
+from tunegraph.tools.meta.metalearner import MetaLearner, MetaLearnerError, fingerprint
+from tunegraph.tools.meta.retrieval import ExperimentTextIndex, RetrievalError, TaskIndex, open_indexes
 
 
 @dataclass

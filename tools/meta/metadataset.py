@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from tools.tasks import META_FEATURE_NAMES
+from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
 
 SCHEMA_VERSION = 1
 SOURCES = ("default", "grid", "random", "tpe", "llm", "meta", "init", "user")
@@ -151,7 +151,14 @@ def append(path: str | Path, records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 def shipped_path() -> Path:
     """The base meta-dataset: ``$TUNEGRAPH_METADATASET`` or the one shipped in ``data/``."""
     override = os.environ.get("TUNEGRAPH_METADATASET")
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "data" / "metadataset.parquet"
+    return Path(override) if override else shipped_data_dir() / "metadataset.parquet"
+
+
+def shipped_data_dir() -> Path:
+    """The package's data folder (``tunegraph.data``), from a wheel or a source checkout alike."""
+    from importlib import resources
+
+    return Path(str(resources.files("tunegraph.data")))
 
 
 def user_dir() -> Path:

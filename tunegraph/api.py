@@ -1,0 +1,124 @@
+"""Thin functions over the graphs for scripts and notebooks: plain arguments in, plain dicts out.
+
+Example:
+    >>> from tunegraph import recommend, optimize
+    >>> advice = recommend(dataset="wine")                                  # doctest: +SKIP
+    >>> advice["family"], advice["params"]                                  # doctest: +SKIP
+    >>> result = optimize(dataset="wine", model=advice["family"], trials=15, warm_start=3)   # doctest: +SKIP
+    >>> result["best_value"], result["best_params"]                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+from tunegraph.graphs.context import Context
+
+DataArg = str | Path | pd.DataFrame | None
+
+
+@contextlib.contextmanager
+def data_inputs(dataset: str | None, data: DataArg, target: str | None,
+                task_type: str | None) -> Iterator[dict[str, Any]]:
+    """The graphs' data inputs; a DataFrame is written to a temporary Parquet file for the run."""
+    if (dataset is None) == (data is None):
+        raise ValueError("give exactly one of dataset= (a built-in data set) and data= (a file or a DataFrame)")
+    if data is not None and not target:
+        raise ValueError("data= needs target=: the column to predict")
+    inputs: dict[str, Any] = {"dataset": dataset} if dataset else {"target": target}
+    if task_type:
+        inputs["task_type"] = task_type
+    if isinstance(data, pd.DataFrame):
+        with tempfile.TemporaryDirectory(prefix="tunegraph-") as tmp:
+            path = Path(tmp) / "data.parquet"
+            data.to_parquet(path, index=False)
+            yield {**inputs, "data_path": str(path)}
+        return
+    if data is not None:
+        inputs["data_path"] = str(Path(data).resolve())
+    yield inputs
+
+
+def recommend(dataset: str | None = None, *, data: DataArg = None, target: str | None = None,
+              task_type: str | None = None, metric: str | None = None, families: list[str] | None = None,
+              time_budget: float = 0.0, evaluate: bool = False, llm: str = "none", **settings: Any) -> dict[str, Any]:
+    """Zero-shot recommendation (the recommend graph): a family and hyperparameters, with the evidence.
+
+    Args:
+        dataset: a built-in data set (breast_cancer, wine, iris, digits, diabetes), or
+        data: a CSV / Parquet path or a DataFrame, with ``target`` its column to predict.
+        metric, families, time_budget: as for ``tunegraph recommend``.
+        evaluate: also cross-validate the answer (``evaluation`` in the result).
+        llm: ``none`` (default: deterministic, no model), ``embedded``, ``ollama:<model>`` or ``auto``.
+        settings: other :class:`~tunegraph.graphs.context.Context` fields (seed, n_candidates, ...).
+
+    Returns a dict: family, params, expected_score, expected_fit_time_s, justification, source,
+    judgement, evaluation (or None) and evidence.
+    """
+    from tunegraph.graphs.recommend import graph
+
+    extra = {"metric": metric, "families": families, "time_budget_s": time_budget, "evaluate": evaluate}
+    with data_inputs(dataset, data, target, task_type) as inputs, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        state = graph.invoke({**inputs, **{k: v for k, v in extra.items() if v}},
+                             context=Context(llm=llm, **settings))
+    final = dict(state["final"])
+    return {**{k: final.get(k) for k in ("family", "params", "expected_score", "expected_fit_time_s",
+                                         "justification", "source", "judgement")},
+            "evaluation": state.get("evaluation"), "evidence": state["evidence"]}
+
+
+def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | None = None,
+             task_type: str | None = None, model: str = "xgboost", metric: str | None = None, trials: int = 20,
+             llm: str = "none", sampler: str = "tpe", study_name: str | None = None, storage: str = "",
+             learn: bool = False, on_trial=None, **settings: Any) -> dict[str, Any]:
+    """Sequential optimization (the optimize graph) of one model family; returns the result as a dict.
+
+    Args:
+        dataset / data / target / task_type: as for :func:`recommend`.
+        model: the model family (``xgboost``, ``lightgbm``, ``random_forest``, ...).
+        trials: the study's trial budget. sampler: ``tpe`` (default), ``llm_tpe``, ``llm`` or ``random``.
+        llm: as for :func:`recommend`; ``none`` runs no model.
+        study_name, storage: the Optuna study (default: a new name in ``sqlite:///.tunegraph/studies.db``).
+        learn: add the finished trials to your meta-dataset layer (off by default in scripts).
+        on_trial: called with each trial's result dict (number from 1, value, source, best) as it finishes.
+        settings: other Context fields (warm_start, seed, folds, patience, time_budget, ...).
+
+    Returns a dict: study_name, storage, model, metric, direction, best_value, best_params,
+    best_trial (numbered from 1), n_trials, n_failed, stop_reason, trials (each with number,
+    value, params, source, status).
+    """
+    from tunegraph.graphs.optimize import graph
+    from tunegraph.tools.trials.runs import check_study_name, default_storage, default_study_name, open_run
+
+    context = Context(llm=llm, sampler=sampler, trials=trials, learn=learn, storage=storage, **settings)
+    with data_inputs(dataset, data, target, task_type) as inputs, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inputs = {**inputs, "model": model, **({"metric": metric} if metric else {})}
+        inputs["study_name"] = check_study_name(study_name or default_study_name(inputs))
+        run = open_run(inputs, storage=context.storage, llm=context.llm, sampler=context.sampler,
+                       p_llm=context.p_llm, seed=context.seed, n_startup_trials=context.n_startup_trials)
+        state: dict[str, Any] = {}
+        for update in graph.stream(inputs, context=context, stream_mode="updates",
+                                   config={"recursion_limit": 100_000}):
+            for node, values in update.items():
+                state.update(values or {})
+                result = (values or {}).get("last_result")
+                if result and on_trial:  # numbered from 1, as everywhere a user reads a trial number
+                    on_trial({**result, "number": int(result["number"]) + 1, "best": state.get("best_value")})
+    study = run.study
+    finished = [t for t in study.trials if t.state.is_finished()]
+    return {"study_name": inputs["study_name"], "storage": context.storage or default_storage(), "model": model,
+            "metric": run.metric.name, "direction": run.metric.direction, "best_value": state.get("best_value"),
+            "best_params": state.get("best_params"),
+            "best_trial": None if state.get("best_number") is None else int(state["best_number"]) + 1,
+            "n_trials": len(finished), "n_failed": sum(1 for t in finished if t.state.name == "FAIL"),
+            "stop_reason": state.get("stop_reason"),
+            "trials": [{"number": t.number + 1, "value": t.value, "params": t.params,
+                        "source": t.user_attrs.get("source"), "status": t.state.name.lower()} for t in finished]}
