@@ -14,13 +14,13 @@ from optuna.trial import TrialState
 
 from tunegraph.tools.trials.distributed import heartbeats
 from tunegraph.tools.trials.evaluation import cross_validate_config
-from tunegraph.tools.trials.runs import open_run
+from tunegraph.tools.trials.runs import run_for
 
 
 def evaluate(state: dict[str, Any], runtime) -> dict[str, Any]:
     """Graph node: evaluate ``state["pending_trial"]`` and record it in the study."""
     ctx = runtime.context
-    run = open_run(state, storage=ctx.storage)
+    run = run_for(state, ctx)
     pending = state.get("pending_trial")
     if not pending:
         return {}

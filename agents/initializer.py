@@ -14,7 +14,7 @@ from tunegraph.agents.llm_ask import ask_json, count, new_counts
 from tunegraph.prompts import render
 from tunegraph.tools.llm.answers import InitializerAnswer, describe_space, format_config, initializer_schema
 from tunegraph.tools.trials.distributed import study_lock
-from tunegraph.tools.trials.runs import OptimizeRun, default_study_name, open_run
+from tunegraph.tools.trials.runs import OptimizeRun, default_study_name, run_for
 from tunegraph.tools.ml.search_space import SearchSpace
 
 
@@ -22,13 +22,14 @@ def initialize(state: dict[str, Any], runtime) -> dict[str, Any]:
     """Graph node: open the run, fix the search space and enqueue the first configurations."""
     ctx = runtime.context
     state = {**state, "study_name": state.get("study_name") or default_study_name(state)}
-    run = open_run(state, storage=ctx.storage, llm=ctx.llm, sampler=ctx.sampler, p_llm=ctx.p_llm,
-                   seed=ctx.seed, n_startup_trials=ctx.n_startup_trials)
+    run = run_for(state, ctx)
     space = SearchSpace.from_dict(state["search_space"]) if state.get("search_space") else run.bounds
     update: dict[str, Any] = {
         "study_name": state["study_name"], "task_summary": run.task.describe(), "direction": run.metric.direction, "model": run.family.name,
         "metric": run.metric.name, "search_space": space.to_dict(), "worker_id": state.get("worker_id") or uuid.uuid4().hex[:12],
     }
+    if "folds" not in run.study.user_attrs:  # the meta-dataset layer records how the scores were measured
+        run.study.set_user_attr("folds", int(ctx.folds))
     if run.study.trials:  # a resumed study or another worker's: its first trials exist already
         return update
     counts = new_counts()

@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 from tunegraph.tools.meta import metadataset
-from tunegraph.tools.trials.runs import open_run
+from tunegraph.tools.trials.runs import run_for
 
 
 def remember(state: dict[str, Any], runtime) -> dict[str, Any]:
@@ -15,7 +15,7 @@ def remember(state: dict[str, Any], runtime) -> dict[str, Any]:
     ctx = runtime.context
     if not ctx.learn:
         return {"learned": 0}
-    run = open_run(state, storage=ctx.storage)
+    run = run_for(state, ctx)
     try:
         records = metadataset.records_from_study(run.study)
         metadataset.append(metadataset.user_path(), records)

@@ -24,7 +24,7 @@ from tunegraph.prompts import render
 from tunegraph.tools.llm.answers import AnswerError, OptimizerAnswer, describe_space, optimizer_schema
 from tunegraph.tools.trials.distributed import adopt, claim
 from tunegraph.tools.llm.client import LLMClient
-from tunegraph.tools.trials.runs import OptimizeRun, open_run
+from tunegraph.tools.trials.runs import OptimizeRun, run_for
 from tunegraph.tools.trials.sampler import Proposal
 from tunegraph.tools.ml.search_space import CategoricalParam, SearchSpace, SearchSpaceError
 
@@ -34,7 +34,7 @@ PROCESS_START = datetime.now()  # Optuna stores naive local times
 def choose_proposer(state: dict[str, Any], runtime) -> dict[str, Any]:
     """Graph node: pick who proposes the next trial (``pending``, ``queued``, ``llm``, ``tpe``, ``random``)."""
     ctx = runtime.context
-    run = open_run(state, storage=ctx.storage)
+    run = run_for(state, ctx)
     if state.get("pending_trial"):
         return {"next_source": "pending"}
     if state.get("worker_id"):  # tag trials at creation, so one cut off by a crash is found again
@@ -54,7 +54,7 @@ def choose_proposer(state: dict[str, Any], runtime) -> dict[str, Any]:
 def sample_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
     """Graph node: take a queued trial, or sample one with TPE / random search."""
     ctx = runtime.context
-    run = open_run(state, storage=ctx.storage)
+    run = run_for(state, ctx)
     space = SearchSpace.from_dict(state["search_space"])
     source = state.get("next_source")
     source = source if source in ("tpe", "random") else "tpe"
@@ -68,7 +68,7 @@ def sample_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
 def llm_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
     """Graph node: ask the LLM for the next configuration; fall back to TPE when it cannot give one."""
     ctx = runtime.context
-    run = open_run(state, storage=ctx.storage)
+    run = run_for(state, ctx)
     start = time.perf_counter()
     space = SearchSpace.from_dict(state["search_space"])
     counts = new_counts()

@@ -15,7 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tunegraph.prompts import render
 from tunegraph.tools.llm.answers import format_config, format_value
 from tunegraph.tools.trials.distributed import counts
-from tunegraph.tools.trials.runs import open_run
+from tunegraph.tools.trials.runs import run_for
 
 HISTORY_CHARS = 1800  # ~450 tokens: leaves room for the task, the space and the answer in 2k tokens
 
@@ -23,7 +23,7 @@ HISTORY_CHARS = 1800  # ~450 tokens: leaves room for the task, the space and the
 def summarize(state: dict[str, Any], runtime) -> dict[str, Any]:
     """Graph node: refresh best/history from the study and decide whether to stop."""
     ctx = runtime.context
-    run = open_run(state, storage=ctx.storage)
+    run = run_for(state, ctx)
     finished = finished_trials(run.study)
     update = progress(finished, run.study.direction)
     update["history"] = history_text(finished, run.study.direction, run.metric.name)

@@ -20,7 +20,12 @@ EXIT_INTERRUPTED = 130
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    from tunegraph.graphs.context import ContextError
+
+    try:
+        parser = build_parser()
+    except ContextError as exc:  # a TUNEGRAPH_<FIELD> variable of the wrong type
+        return _error(str(exc))
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
@@ -36,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tunegraph.tools.trials.evaluation import METRICS
     from tunegraph.tools.ml.models import FAMILIES
     from tunegraph.tools.trials.sampler import MODES
+    from tunegraph.graphs.context import cli_default, cli_help
 
     parser = argparse.ArgumentParser(prog="tunegraph", description="Pick a model's hyperparameters with a "
                                      "local LLM, meta-knowledge and Optuna.")
@@ -46,23 +52,23 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--model", default="xgboost", help=f"model family: {', '.join(FAMILIES)} (default: xgboost)")
     opt.add_argument("--metric", help=f"one of {', '.join(METRICS)} (default: roc_auc for two classes, "
                      "accuracy for more, rmse for regression)")
-    opt.add_argument("--trials", type=int, default=20, help="trial budget of the study (default: 20)")
-    opt.add_argument("--llm", default="auto", help="ollama:<model>, llamacpp:<gguf>, embedded, none or auto "
-                     "(default: auto = Ollama if it has the model, else the embedded SmolLM2)")
-    opt.add_argument("--sampler", default="llm_tpe", choices=MODES, help="who proposes trials (default: llm_tpe)")
-    opt.add_argument("--p-llm", type=float, default=0.5, help="probability of an LLM proposal in llm_tpe (default 0.5)")
-    opt.add_argument("--patience", type=int, default=0,
-                     help="stop after N trials without improvement (0 = off; SLLMBO used 15 for llm, 5 for llm_tpe)")
-    opt.add_argument("--time-budget", type=float, default=0.0, help="stop after this many seconds (0 = no limit)")
-    opt.add_argument("--warm-start", type=int, default=0, metavar="K",
-                     help="first trials: the recommend graph's top K configurations (source 'meta')")
+    opt.add_argument("--trials", type=int, default=cli_default("trials"), help=cli_help("trials"))
+    opt.add_argument("--llm", default=cli_default("llm"), help=cli_help(
+        "llm", "; auto = Ollama if it has the model, else the embedded SmolLM2"))
+    opt.add_argument("--sampler", default=cli_default("sampler"), choices=MODES, help=cli_help("sampler"))
+    opt.add_argument("--p-llm", type=float, default=cli_default("p_llm"), help=cli_help("p_llm"))
+    opt.add_argument("--patience", type=int, default=cli_default("patience"), help=cli_help("patience"))
+    opt.add_argument("--time-budget", type=float, default=cli_default("time_budget"), help=cli_help("time_budget"))
+    opt.add_argument("--warm-start", type=int, default=cli_default("warm_start"), metavar="K",
+                     help=cli_help("warm_start"))
     opt.add_argument("--no-learn", action="store_true",
                      help="do not add this run's trials to your meta-dataset layer")
-    opt.add_argument("--trial-timeout", type=float, default=0.0, help="per-trial time limit in seconds (0 = none); the folds then run in a child process, killed if a fold runs on")
-    opt.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
-    opt.add_argument("--init-configs", type=int, default=2, help="configurations asked of the Initializer (default 2)")
-    opt.add_argument("--seed", type=int, default=0, help="seed of sampler, folds and models (default: 0)")
-    opt.add_argument("--storage", default="", help="Optuna storage URL (default: sqlite:///.tunegraph/studies.db)")
+    opt.add_argument("--trial-timeout", type=float, default=cli_default("trial_timeout"), help=cli_help(
+        "trial_timeout", "; the folds then run in a child process, killed if a fold runs on"))
+    opt.add_argument("--folds", type=int, default=cli_default("folds"), help=cli_help("folds"))
+    opt.add_argument("--init-configs", type=int, default=cli_default("init_configs"), help=cli_help("init_configs"))
+    opt.add_argument("--seed", type=int, default=cli_default("seed"), help=cli_help("seed"))
+    opt.add_argument("--storage", default=cli_default("storage"), help=cli_help("storage"))
     opt.add_argument("--study", help="study name; an existing one resumes (default: <data>-<model>-<time>)")
     opt.add_argument("--worker", help="this worker's name, when several run one study from the same directory: "
                      "each checkpoints and resumes on its own (default: one worker per directory)")
@@ -77,9 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--families", nargs="+", help="allowed model families (default: all that fit the task)")
     rec.add_argument("--time-budget", type=float, default=0.0, help="fit-time budget in seconds per fit (0 = none)")
     rec.add_argument("--evaluate", action="store_true", help="cross-validate the recommendation and show its real score")
-    rec.add_argument("--llm", default="auto", help="as for optimize (default: auto)")
-    rec.add_argument("--folds", type=int, default=5, help="folds for --evaluate (default 5)")
-    rec.add_argument("--seed", type=int, default=0)
+    rec.add_argument("--llm", default=cli_default("llm"), help=cli_help("llm"))
+    rec.add_argument("--folds", type=int, default=cli_default("folds"), help=cli_help("folds", " for --evaluate"))
+    rec.add_argument("--seed", type=int, default=cli_default("seed"), help=cli_help("seed"))
     rec.add_argument("--out", help="write the result as JSON to this file")
     rec.set_defaults(handler=run_recommend)
 
@@ -87,12 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Talk to TuneGraph in plain language or with /commands; the conversation "
                           "is saved and resumes with --thread NAME.")
     chat.add_argument("--thread", help="conversation name; an existing one resumes (default: chat-<time>)")
-    chat.add_argument("--llm", default="auto", help="as for optimize (default: auto)")
-    chat.add_argument("--trials", type=int, default=20, help="default trial budget of an optimization (default 20)")
-    chat.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    chat.add_argument("--confirm-above", type=float, default=60.0, metavar="SECONDS",
-                      help="ask before an optimization estimated to take longer (default 60)")
-    chat.add_argument("--storage", default="", help="Optuna storage URL (default: sqlite:///.tunegraph/studies.db)")
+    chat.add_argument("--llm", default=cli_default("llm"), help=cli_help("llm"))
+    chat.add_argument("--trials", type=int, default=cli_default("trials"), help=cli_help("trials"))
+    chat.add_argument("--folds", type=int, default=cli_default("folds"), help=cli_help("folds"))
+    chat.add_argument("--confirm-above", type=float, default=cli_default("confirm_above_s"), metavar="SECONDS",
+                      help=cli_help("confirm_above_s"))
+    chat.add_argument("--storage", default=cli_default("storage"), help=cli_help("storage"))
     chat.set_defaults(handler=run_chat)
 
     studio = sub.add_parser("studio", help="serve the graphs to LangGraph Studio (langgraph dev, loopback, offline)")
@@ -188,11 +194,11 @@ def run_optimize(args: argparse.Namespace) -> int:
         return _error("--data needs --target COLUMN: the column to predict")
     inputs = {**_data_inputs(args), "model": args.model, **({"metric": args.metric} if args.metric else {})}
     inputs["study_name"] = args.study or default_study_name(inputs)
-    from tunegraph.graphs.context import Context
+    from tunegraph.graphs.context import Context, cli_default
 
     context = Context(llm=args.llm, sampler=args.sampler, p_llm=args.p_llm, trials=args.trials,
                       time_budget=args.time_budget, patience=args.patience, seed=args.seed, folds=args.folds,
-                      warm_start=args.warm_start, learn=not args.no_learn,
+                      warm_start=args.warm_start, learn=cli_default("learn") and not args.no_learn,
                       trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
     from tunegraph.tools.trials.distributed import StorageError, WorkerBusy
 

@@ -1,13 +1,20 @@
 """Run settings for the graphs: the LLM, the sampler, budgets, seed and storage.
 
 They travel as ``context=Context(...)`` and are read from ``runtime.context`` in a node.
-Each field falls back to an environment variable ``TUNEGRAPH_<FIELD>`` when not given.
+A field not given falls back to the environment variable ``TUNEGRAPH_<FIELD>``, then to its
+default; a value given explicitly always wins. The command line takes its defaults and help
+from these fields (:func:`cli_default`, :func:`cli_help`), so there is one copy of each.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+
+class ContextError(ValueError):
+    """A TUNEGRAPH_<FIELD> environment variable holds a value of the wrong type."""
 
 
 def _env(name: str, default):
@@ -15,45 +22,65 @@ def _env(name: str, default):
     if raw is None:
         return default
     if isinstance(default, bool):
-        return raw.lower() in ("1", "true", "yes")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ContextError(f"TUNEGRAPH_{name.upper()}={raw!r} is not a boolean: use 1/0, true/false or yes/no")
+    for kind in (int, float):
+        if isinstance(default, kind):
+            try:
+                return kind(raw)
+            except ValueError:
+                what = "an integer" if kind is int else "a number"
+                raise ContextError(f"TUNEGRAPH_{name.upper()}={raw!r} is not {what} (default: {default})") from None
     return raw
+
+
+def setting(name: str, default: Any, description: str):
+    """A Context field whose default is read from ``TUNEGRAPH_<NAME>`` when the Context is made."""
+    return field(default_factory=lambda: _env(name, default), metadata={"description": description, "default": default})
 
 
 @dataclass(kw_only=True)
 class Context:
-    llm: str = field(default="auto", metadata={
-        "description": "LLM as provider:model: ollama:<name>, llamacpp:<gguf path>, embedded, none or auto."})
-    sampler: str = field(default="llm_tpe", metadata={
-        "description": "Who proposes trials: llm_tpe (hybrid), llm, tpe or random."})
-    p_llm: float = field(default=0.5, metadata={"description": "Probability that the LLM proposes a trial in llm_tpe mode."})
-    trials: int = field(default=20, metadata={"description": "Trial budget of the study (finished trials, failed included)."})
-    time_budget: float = field(default=0.0, metadata={"description": "Stop after this many seconds of work (0: no limit)."})
-    patience: int = field(default=0, metadata={
-        "description": "Stop after this many trials without improvement (0: off; SLLMBO used 15 for llm, 5 for llm_tpe)."})
-    seed: int = field(default=0, metadata={"description": "Seed of the sampler, the folds and the models."})
-    folds: int = field(default=5, metadata={"description": "Cross-validation folds."})
-    trial_timeout: float = field(default=0.0, metadata={"description": "Per-trial time limit in seconds (0: none)."})
-    init_configs: int = field(default=2, metadata={"description": "Configurations the Initializer proposes."})
-    llm_retries: int = field(default=1, metadata={"description": "Extra attempts after an invalid LLM answer."})
-    n_startup_trials: int = field(default=10, metadata={"description": "Random trials TPE takes before modelling."})
-    warm_start: int = field(default=0, metadata={
-        "description": "Enqueue the recommend graph's top K configurations as the first trials (source 'meta')."})
-    learn: bool = field(default=True, metadata={
-        "description": "Add the finished study's trials to the user's meta-dataset layer."})
-    n_candidates: int = field(default=5, metadata={"description": "Candidates the Retriever hands the Recommender."})
-    n_similar: int = field(default=3, metadata={"description": "Similar past tasks the Retriever looks up."})
-    judge_threshold: float = field(default=3.5, metadata={"description": "Judge score (1-5) a recommendation needs."})
-    max_rounds: int = field(default=2, metadata={"description": "Recommender rounds before the best answer is taken."})
-    confirm_above_s: float = field(default=60.0, metadata={
-        "description": "Chat: ask before starting an optimization estimated to take longer than this (seconds)."})
-    storage: str = field(default="", metadata={
-        "description": "Optuna storage URL (default: sqlite:///.tunegraph/studies.db)."})
+    llm: str = setting("llm", "auto",
+        "LLM as provider:model: ollama:<name>, llamacpp:<gguf path>, embedded, none or "
+        "auto.")
+    sampler: str = setting("sampler", "llm_tpe", "Who proposes trials: llm_tpe (hybrid), llm, tpe or random.")
+    p_llm: float = setting("p_llm", 0.5, "Probability that the LLM proposes a trial in llm_tpe mode.")
+    trials: int = setting("trials", 20, "Trial budget of the study (finished trials, failed included).")
+    time_budget: float = setting("time_budget", 0.0, "Stop after this many seconds of work (0: no limit).")
+    patience: int = setting("patience", 0,
+        "Stop after this many trials without improvement (0: off; SLLMBO used 15 for llm, 5 for "
+        "llm_tpe).")
+    seed: int = setting("seed", 0, "Seed of the sampler, the folds and the models.")
+    folds: int = setting("folds", 5, "Cross-validation folds.")
+    trial_timeout: float = setting("trial_timeout", 0.0, "Per-trial time limit in seconds (0: none).")
+    init_configs: int = setting("init_configs", 2, "Configurations the Initializer proposes.")
+    llm_retries: int = setting("llm_retries", 1, "Extra attempts after an invalid LLM answer.")
+    n_startup_trials: int = setting("n_startup_trials", 10, "Random trials TPE takes before modelling.")
+    warm_start: int = setting("warm_start", 0,
+        "Enqueue the recommend graph's top K configurations as the first trials (source "
+        "'meta').")
+    learn: bool = setting("learn", True, "Add the finished study's trials to the user's meta-dataset layer.")
+    n_candidates: int = setting("n_candidates", 5, "Candidates the Retriever hands the Recommender.")
+    n_similar: int = setting("n_similar", 3, "Similar past tasks the Retriever looks up.")
+    judge_threshold: float = setting("judge_threshold", 3.5, "Judge score (1-5) a recommendation needs.")
+    max_rounds: int = setting("max_rounds", 2, "Recommender rounds before the best answer is taken.")
+    confirm_above_s: float = setting("confirm_above_s", 60.0,
+        "Chat: ask before starting an optimization estimated to take longer than this "
+        "(seconds).")
+    storage: str = setting("storage", "", "Optuna storage URL (default: sqlite:///.tunegraph/studies.db).")
 
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            if getattr(self, f.name) == f.default:
-                setattr(self, f.name, _env(f.name, f.default))
+
+def cli_default(name: str) -> Any:
+    """The default a command-line option takes: the environment's value, else the field's default."""
+    spec = next(f for f in fields(Context) if f.name == name)
+    return spec.default_factory() if spec.default_factory is not MISSING else spec.default
+
+
+def cli_help(name: str, extra: str = "") -> str:
+    """A command-line option's help: the field's description and its default (as now set)."""
+    spec = next(f for f in fields(Context) if f.name == name)
+    return f"{spec.metadata['description'].rstrip('.')}{extra} (default: {cli_default(name)!r})".replace("%", "%%")

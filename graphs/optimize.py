@@ -31,7 +31,7 @@ from tunegraph.graphs.context import Context
 from tunegraph.graphs.state import OptimizeInput, OptimizeState
 from tunegraph.tools.meta.metadataset import MetaDatasetError
 from tunegraph.tools.meta.metalearner import MetaLearnerError
-from tunegraph.tools.trials.runs import open_run
+from tunegraph.tools.trials.runs import run_for
 
 
 def route_proposal(state: OptimizeState) -> str:
@@ -46,7 +46,7 @@ def warm_start(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any
     """Ask the recommend graph (a subgraph) for the family's best configurations and enqueue the
     top K as the first trials, with source 'meta'. Skipped when K is 0 or the study has them."""
     k = runtime.context.warm_start
-    run = open_run(state, storage=runtime.context.storage)
+    run = run_for(state, runtime.context)
     if k <= 0 or any(t.user_attrs.get("source") == "meta" for t in run.study.trials):
         return {}
     from tunegraph.graphs.recommend import graph as recommend_graph

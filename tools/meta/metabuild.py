@@ -157,17 +157,12 @@ def export_records(journal: str | Path) -> list[dict[str, Any]]:
     records = []
     for name in optuna.get_all_study_names(storage):
         study = optuna.load_study(study_name=name, storage=storage)
-        attrs = study.user_attrs
-        if "meta_features" not in attrs:
+        if "meta_features" not in study.user_attrs:  # a unit killed before it tagged its study
             continue
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            records.append(metadataset.make_record(
-                task=attrs["task"], task_type=attrs["task_type"], metric=attrs["metric"],
-                direction=study.direction.name.lower(), meta_features=attrs["meta_features"], family=attrs["family"],
-                params=t.params, score_mean=t.value, score_std=t.user_attrs.get("cv_std") or 0.0,
-                fit_time_s=t.user_attrs.get("fit_time_s") or 0.0, n_folds=attrs["n_folds"],
-                source=t.user_attrs.get("source", "tpe"),
-                created_at=t.datetime_complete.isoformat(timespec="seconds") if t.datetime_complete else None))
+        try:
+            records += metadataset.records_from_study(study, default_source="tpe")
+        except metadataset.MetaDatasetError:  # a unit with no completed trial yet
+            continue
     return records
 
 

@@ -182,23 +182,25 @@ def load_layers(shipped: str | Path | None = None, user: str | Path | None = Non
     return normalize_scores(deduplicate(pd.concat(frames, ignore_index=True)))
 
 
-def records_from_study(study) -> list[dict[str, Any]]:
-    """Meta-dataset records of a finished optimization study's completed trials."""
+def records_from_study(study, default_source: str = "user") -> list[dict[str, Any]]:
+    """Meta-dataset records of a study's completed trials: an optimization's (``tunegraph optimize``)
+    or a meta-dataset build's (``tools.meta.metabuild``), which tag their studies alike."""
     attrs = study.user_attrs
-    needed = ["task", "task_type", "model", "metric", "meta_features"]
-    missing = [k for k in needed if k not in attrs]
+    family = attrs.get("model") or attrs.get("family")
+    missing = [k for k in ("task", "task_type", "metric", "meta_features") if k not in attrs] + ([] if family else ["model"])
     if missing:
         raise MetaDatasetError(f"study '{study.study_name}' was not made by tunegraph optimize (no {', '.join(missing)})")
+    folds = int(attrs.get("folds") or attrs.get("n_folds") or 5)  # studies before 0.1.0 did not record it: 5
     records = []
     for t in study.get_trials(deepcopy=False):
         if t.state.name != "COMPLETE":
             continue
-        source = t.user_attrs.get("source", "user")
+        source = t.user_attrs.get("source", default_source)
         records.append(make_record(
             task=attrs["task"], task_type=attrs["task_type"], metric=attrs["metric"],
-            direction=study.direction.name.lower(), meta_features=attrs["meta_features"], family=attrs["model"],
+            direction=study.direction.name.lower(), meta_features=attrs["meta_features"], family=family,
             params=t.params, score_mean=t.value, score_std=t.user_attrs.get("cv_std") or 0.0,
-            fit_time_s=t.user_attrs.get("fit_time_s") or 0.0, n_folds=int(attrs.get("folds", 5)),
+            fit_time_s=t.user_attrs.get("fit_time_s") or 0.0, n_folds=folds,
             source=source if source in SOURCES else "user",
             created_at=t.datetime_complete.isoformat(timespec="seconds") if t.datetime_complete else None))
     if not records:

@@ -103,12 +103,22 @@ def register_llm(spec: str, client: LLMClient | None) -> None:
         _LLMS[spec] = client
 
 
+def run_for(inputs: Mapping[str, Any], context: Any) -> OptimizeRun:
+    """The run of ``inputs`` with every setting read from a run context (``runtime.context``).
+
+    Every node opens its run this way: a run resumed from its checkpoint in a new process gets
+    the context's settings whichever node opens it first, not the defaults.
+    """
+    return open_run(inputs, storage=context.storage, llm=context.llm, sampler=context.sampler,
+                    p_llm=context.p_llm, seed=context.seed, n_startup_trials=context.n_startup_trials)
+
+
 def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none", sampler: str = "llm_tpe",
              p_llm: float = 0.5, seed: int = 0, n_startup_trials: int = 10) -> OptimizeRun:
     """Load the task, check family and metric, and create or load the study named in ``inputs``."""
     name = check_study_name(inputs.get("study_name") or "")
     storage = storage or default_storage()
-    key = (name, storage)
+    key = (name, storage, llm, sampler, p_llm, seed, n_startup_trials)  # other settings: another run
     with _LOCK:
         if key in _RUNS:
             return _RUNS[key]
