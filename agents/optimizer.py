@@ -12,6 +12,7 @@ import contextlib
 import json
 import math
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -98,17 +99,33 @@ def llm_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
     return update
 
 
-def propose_with_llm(llm: LLMClient, run: OptimizeRun, space: SearchSpace, history: str,
+@dataclass(frozen=True)
+class Problem:
+    """What the LLM is told about the search: the model, the task, the metric, the hard limits."""
+
+    family: str  # e.g. "gradient-boosted trees (XGBoost)"
+    task: str  # one line about the data, e.g. Task.describe()
+    metric: str
+    direction: str  # maximize | minimize
+    bounds: SearchSpace  # an adapted space stays inside these
+
+    @classmethod
+    def of(cls, run: OptimizeRun) -> "Problem":
+        return cls(run.family.description, run.task.describe(), run.metric.name, run.metric.direction, run.bounds)
+
+
+def propose_with_llm(llm: LLMClient, problem: "Problem | OptimizeRun", space: SearchSpace, history: str,
                      best_params: dict[str, Any] | None, tried: list[dict[str, Any]], retries: int,
                      counts: dict[str, float]) -> tuple[Proposal | None, SearchSpace | None, str]:
     """``(proposal, adapted space or None, why it failed)``; never raises for a bad answer."""
-    prompt = render("optimizer", family=run.family.description, task=run.task.describe(), metric=run.metric.name,
-                    direction=run.metric.direction, space=describe_space(space), history=history,
+    problem = problem if isinstance(problem, Problem) else Problem.of(problem)
+    prompt = render("optimizer", family=problem.family, task=problem.task, metric=problem.metric,
+                    direction=problem.direction, space=describe_space(space), history=history,
                     keys=", ".join(f'"{k}": ...' for k in space.names()))
 
     def accept(data: dict) -> tuple[Proposal, SearchSpace | None]:
         answer = OptimizerAnswer.model_validate(data)
-        new_space = adapt_space(space, answer.ranges, run.bounds, best_params) if answer.ranges else None
+        new_space = adapt_space(space, answer.ranges, problem.bounds, best_params) if answer.ranges else None
         # an unusable range change does not spoil the configuration: it is simply not applied
         config, notes = (new_space or space).clip(answer.config)
         if any(_same(config, t) for t in tried):
@@ -153,16 +170,41 @@ def adapt_space(space: SearchSpace, ranges: dict[str, list[float]], bounds: Sear
 
 
 def make_proposer(llm: LLMClient, run: OptimizeRun, retries: int = 1):
-    """A proposer for :class:`tools.sampler.LLMTPESampler` in a plain Optuna study of ``run``'s task."""
+    """A proposer for :class:`LLMTPESampler` in a plain Optuna study of ``run``'s task."""
+    return _proposer(llm, lambda study, space: Problem.of(run), run.metric.name, retries)
+
+
+def llm_proposer(task: str, llm: Any, *, metric: str = "the objective", model: str = "the model",
+                 retries: int = 1):
+    """A proposer for :class:`~tunegraph.tools.trials.sampler.LLMTPESampler` in any Optuna study.
+
+    Args:
+        task: what is optimized, in words (the data, the model, anything the LLM should know).
+        llm: a LangChain chat model, or a spec string (``ollama:qwen2.5:1.5b``, ``embedded``).
+        metric, model: how the prompt names the objective and the thing being tuned.
+
+    Example:
+        >>> proposer = llm_proposer("a gradient-boosted model on 5,000 rows of tabular data", "embedded")  # doctest: +SKIP
+        >>> study = optuna.create_study(sampler=LLMTPESampler(proposer=proposer, seed=0))           # doctest: +SKIP
+    """
+    from tunegraph.tools.llm.client import as_client
+
+    client = as_client(llm)
+    one_line = " ".join(str(task).split())[:500]  # a prompt field: one line, length-capped
+    return _proposer(client, lambda study, space: Problem(model, one_line, metric, study.direction.name.lower(), space),
+                     metric, retries)
+
+
+def _proposer(llm: LLMClient, problem_of, metric: str, retries: int):
     from tunegraph.agents.summarizer import finished_trials, history_text
 
     def proposer(study: optuna.Study, trial, distributions) -> Proposal | None:
         space = SearchSpace.from_optuna(distributions)
         finished = finished_trials(study)
         best = study.best_trial.params if any(t.state == TrialState.COMPLETE for t in finished) else None
-        proposal, _, _ = propose_with_llm(llm, run, space, history_text(finished, study.direction, run.metric.name),
-                                          best, [t.params for t in study.get_trials(deepcopy=False)], retries,
-                                          new_counts())
+        proposal, _, _ = propose_with_llm(llm, problem_of(study, space), space,
+                                          history_text(finished, study.direction, metric), best,
+                                          [t.params for t in study.get_trials(deepcopy=False)], retries, new_counts())
         return proposal
 
     return proposer

@@ -102,3 +102,42 @@ def test_invalid_arguments():
         LLMTPESampler(mode="gpt")
     with pytest.raises(ValueError, match="p_llm"):
         LLMTPESampler(p_llm=1.5)
+
+
+def test_two_threads_share_one_sampler_safely():
+    import threading
+    import time
+
+    threads = set()
+
+    def slow(trial: optuna.Trial) -> float:
+        threads.add(threading.get_ident())
+        value = objective(trial)
+        time.sleep(0.02)  # both workers are inside a trial at once
+        return value
+
+    study = optuna.create_study(sampler=LLMTPESampler(mode="llm_tpe", proposer=good_proposer, seed=3,
+                                                      n_startup_trials=4))
+    study.optimize(slow, n_trials=24, n_jobs=2)
+    assert len(threads) == 2  # really two threads
+    assert len(study.trials) == 24 and all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert set(sources(study)) <= {"llm", "tpe"} and "llm" in sources(study)
+    assert all(-5 <= t.params["x"] <= 5 and 1 <= t.params["k"] <= 10 for t in study.trials)
+    assert study.best_value < 1.0  # TPE and the proposer still converge
+
+
+def test_llm_proposer_works_in_any_study_from_a_task_description_and_a_chat_model():
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    from tunegraph.agents.optimizer import llm_proposer
+
+    replies = iter([AIMessage('{"config": {"x": 1.0, "k": 3}, "reasoning": "the minimum, from the history"}'),
+                    AIMessage("not JSON at all")] + [AIMessage('{"config": {"x": 2.5, "k": 4}, "reasoning": "nearby"}')] * 30)
+    chat = GenericFakeChatModel(messages=replies)
+    proposer = llm_proposer("a quadratic bowl in x and k; lower is better", chat, metric="loss")
+    study = run(LLMTPESampler(mode="llm", proposer=proposer, seed=0), n=5)
+    llm_trials = [t for t in study.trials if t.user_attrs["source"] == "llm"]
+    assert llm_trials and llm_trials[0].params == {"x": 1.0, "k": 3}
+    assert llm_trials[0].user_attrs["reasoning"] == "the minimum, from the history"
+    assert study.best_value == pytest.approx(0.0)

@@ -120,7 +120,7 @@ class LLMClient:
             kwargs["format"] = schema or "json"
             if max_tokens:
                 kwargs["options"] = {"num_predict": max_tokens, "temperature": self.chat.temperature or 0.7}
-        else:
+        elif self.provider != "langchain":  # any other LangChain model gets the prompt's JSON instructions only
             kwargs["response_format"] = {"type": "json_object", **({"schema": schema} if schema else {})}
             if max_tokens:
                 kwargs["max_tokens"] = max_tokens
@@ -200,6 +200,20 @@ def llm_timeout() -> float:
     except ValueError:
         return 120.0
     return value if math.isfinite(value) and value > 0 else 120.0
+
+
+def as_client(llm: Any) -> LLMClient:
+    """An LLMClient from a client, a LangChain chat model or a spec string (see :func:`make_llm`)."""
+    if isinstance(llm, LLMClient):
+        return llm
+    if isinstance(llm, str):
+        client = make_llm(llm)
+        if client is None:
+            raise LLMConfigError("a proposer needs an LLM; 'none' names no model")
+        return client
+    if isinstance(llm, BaseChatModel):
+        return LLMClient(llm, "langchain", type(llm).__name__)
+    raise LLMConfigError(f"expected a chat model or a spec such as 'ollama:qwen2.5:1.5b', got {type(llm).__name__}")
 
 
 def make_llm(spec: str = "auto", *, temperature: float = 0.7, max_tokens: int = 256, timeout: float | None = None,

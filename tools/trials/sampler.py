@@ -17,6 +17,7 @@ It works in any Optuna study, with a ``proposer`` that turns the study so far in
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -66,7 +67,9 @@ class LLMTPESampler(BaseSampler):
         self.proposer = proposer
         self._n_startup_trials = n_startup_trials
         self._source: dict[int, str] = {}
-        self._forced: str | None = None
+        # study.optimize(n_jobs=2) runs trials in threads: each thread has its own coin, TPE and random
+        # sampler (reseeded per trial below), so one thread's reseed never swaps another's mid-trial
+        self._local = threading.local()
         self.trial_user_attrs: dict[str, Any] = {}  # set on every new trial (e.g. which worker asked)
         self.seed(seed)
 
@@ -81,9 +84,35 @@ class LLMTPESampler(BaseSampler):
         self._reseed(seed)
 
     def _reseed(self, seed: int | None) -> None:
-        self._coin = np.random.default_rng(seed)
-        self._tpe = TPESampler(seed=seed, n_startup_trials=self._n_startup_trials)
-        self._random = RandomSampler(seed=None if seed is None else seed + 1)
+        self._local.coin = np.random.default_rng(seed)
+        self._local.tpe = TPESampler(seed=seed, n_startup_trials=self._n_startup_trials)
+        self._local.random = RandomSampler(seed=None if seed is None else seed + 1)
+
+    def _mine(self) -> threading.local:
+        """This thread's coin and samplers (a new thread starts from the sampler's seed)."""
+        if not hasattr(self._local, "tpe"):
+            self._reseed(self._seed)
+        return self._local
+
+    @property
+    def _coin(self) -> np.random.Generator:
+        return self._mine().coin
+
+    @property
+    def _tpe(self) -> TPESampler:
+        return self._mine().tpe
+
+    @property
+    def _random(self) -> RandomSampler:
+        return self._mine().random
+
+    @property
+    def _forced(self) -> str | None:
+        return getattr(self._local, "forced", None)
+
+    @_forced.setter
+    def _forced(self, value: str | None) -> None:
+        self._local.forced = value
 
     # --- the coin -----------------------------------------------------------------------------
     def choose_source(self) -> str:
@@ -106,9 +135,7 @@ class LLMTPESampler(BaseSampler):
     # --- Optuna's sampler contract --------------------------------------------------------------
     def reseed_rng(self) -> None:
         self._seed = None
-        self._coin = np.random.default_rng()
-        self._tpe.reseed_rng()
-        self._random.reseed_rng()
+        self._reseed(None)
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         if self._seed is not None:
