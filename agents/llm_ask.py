@@ -20,7 +20,7 @@ def new_counts() -> dict[str, float]:
 
     Besides the totals, each fault is counted by kind, under keys added when it first happens:
     ``error_<kind>`` for a call that failed (``timeout``, ``connection``, ``http_error``,
-    ``broken_stream``, ``other``; see :func:`tools.llm.error_kind`) and ``invalid_<kind>`` for an
+    ``broken_stream``, ``other``; see :func:`tools.llm.client.error_kind`) and ``invalid_<kind>`` for an
     answer that was rejected: ``json`` (no JSON object), ``schema`` (wrong shape or types),
     ``value`` (a value the search space cannot take), ``rejected`` (refused by the agent's own
     checks, e.g. a configuration already tried). ``clipped`` counts answers used after clipping.

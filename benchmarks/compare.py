@@ -3,7 +3,7 @@
 A benchmark script, not a test (its smoke configuration is: tests/test_compare_smoke.py).
 For each data set of a folder with an ``index.json`` (default ../shared/datasets) and each seed,
 every method tunes the same model family (``--family``, default xgboost) over the family's
-default search space, scored by the same cross-validation (``tools.evaluation.
+default search space, scored by the same cross-validation (``tools.trials.evaluation.
 cross_validate_config``, ``--folds`` folds, folds and models seeded by the run's seed):
 
 * ``optuna_tpe``: a plain Optuna ask/tell loop with ``TPESampler(seed=seed)`` (10 random
@@ -364,7 +364,7 @@ def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed
     if warm and rec is None:
         raise RuntimeError(f"no recommendation for {name}: run it first")
     _preload_llm(llm)
-    study_name = f"compare-{uuid.uuid4().hex[:12]}"  # tools.runtime caches runs by (name, storage)
+    study_name = f"compare-{uuid.uuid4().hex[:12]}"  # tools.trials.runs caches runs by (name, storage)
     storage = f"sqlite:///{workdir / 'studies.db'}"
     inputs = {**data_inputs(datasets, name, entry, setting["max_rows"], workdir), "model": setting["family"],
               "study_name": study_name}

@@ -3,7 +3,7 @@
 Times embedded-model calls in fresh processes on the idle machine, then with one busy-looping
 process per core alongside (as another job or the user's other work would be), under several
 OpenMP environments, with every core as threads and with one. Writes
-benchmarks/results/llm_contention.md. TuneGraph's default (tools.llm.llama_threads) is OpenMP's
+benchmarks/results/llm_contention.md. TuneGraph's default (tools.llm.client.llama_threads) is OpenMP's
 own wait policy and as many threads as the load average leaves cores idle.
 
     python benchmarks/llm_contention.py [--calls 3]

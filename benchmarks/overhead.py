@@ -5,7 +5,7 @@ search space, metric, folds and seed:
 
 * ``plain``: ``optuna.create_study`` (SQLite file in a temp dir, ``TPESampler(seed)``) and
   ``study.optimize(objective, n_trials=N)``; the objective suggests the family's search space
-  and calls ``tools.evaluation.cross_validate_config``. The library defaults are enqueued as
+  and calls ``tools.trials.evaluation.cross_validate_config``. The library defaults are enqueued as
   the first trial, as the graph's Initializer does without an LLM, so both start alike.
 * ``graph``: ``graphs.optimize.builder`` compiled with the CLI's SQLite checkpointer (a file in
   the same temp dir) and streamed with ``Context(llm="none", sampler="tpe", trials=N, storage=<sqlite>)``.
@@ -194,7 +194,7 @@ def run_graph(args, n_trials: int, seed: int, workdir: Path, llm: str, sampler: 
     from tunegraph.graphs.optimize import builder
     from tunegraph.tools.trials.runs import forget_runs, open_checkpoints, open_run
 
-    name = f"bench-graph-{uuid.uuid4().hex[:8]}"  # unique: tools.runtime caches runs by (name, storage)
+    name = f"bench-graph-{uuid.uuid4().hex[:8]}"  # unique: tools.trials.runs caches runs by (name, storage)
     storage = f"sqlite:///{workdir / 'graph.db'}"
     inputs = {"dataset": args.dataset, "model": args.model, "study_name": name}
     if args.metric:
@@ -442,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         print("--trials and --repeats must be at least 1", file=sys.stderr)
         return 2
     warnings.simplefilter("ignore")  # the same for both loops: no warning output inside the timings
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # as tools.runtime does for the graph
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # as tools.trials.runs does for the graph
     report = run_benchmark(args)
     print(markdown(report))
     if args.out:

@@ -51,7 +51,7 @@ def open_checkpoints(path: str | Path) -> Iterator[Any]:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=60)
-    conn.execute("PRAGMA synchronous=NORMAL")  # SqliteSaver sets WAL; see tools.distributed.write_ahead_log
+    conn.execute("PRAGMA synchronous=NORMAL")  # SqliteSaver sets WAL; see tools.trials.distributed.write_ahead_log
     try:
         yield SqliteSaver(conn)
     finally:
@@ -128,7 +128,7 @@ def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none",
     metric = get_metric(inputs.get("metric") or None, task)
     the_sampler = LLMTPESampler(mode=sampler, p_llm=p_llm, seed=seed, n_startup_trials=n_startup_trials)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # RDB URLs get heartbeats, so workers sharing the study find a dead peer's trial (tools.distributed)
+    # RDB URLs get heartbeats, so workers sharing the study find a dead peer's trial (tools.trials.distributed)
     study = optuna.create_study(study_name=name, storage=open_storage(storage) if is_rdb(storage) else storage,
                                 direction=metric.direction, sampler=the_sampler, load_if_exists=True)
     with study_lock(study):  # workers starting together on a new study would insert the same tags
