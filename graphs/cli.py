@@ -107,6 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
     studio.add_argument("--browser", action="store_true", help="open Studio in a browser")
     studio.set_defaults(handler=run_studio)
 
+    dash = sub.add_parser("dashboard", help="look at the studies in optuna-dashboard (loopback)",
+                          description="Serve optuna-dashboard for TuneGraph's studies on 127.0.0.1: each trial's "
+                          "source and the LLM's reasoning are its user attributes.")
+    dash.add_argument("--storage", default=cli_default("storage"), help=cli_help("storage"))
+    dash.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    dash.add_argument("--port", type=int, default=8080)
+    dash.set_defaults(handler=run_dashboard)
+    plot = sub.add_parser("plot", help="a study's optimization history and parameter importances as PNG files",
+                          description="Write STUDY's optimization history and hyperparameter importances with "
+                          "Optuna's matplotlib plots.")
+    plot.add_argument("study", help="study name (from tunegraph optimize)")
+    plot.add_argument("--storage", default=cli_default("storage"), help=cli_help("storage"))
+    plot.add_argument("--out", default=".", help="folder for <study>-history.png and <study>-importances.png")
+    plot.set_defaults(handler=run_plot)
+
     meta = sub.add_parser("metadata", help="the meta-dataset of past experiments: build, info")
     meta_sub = meta.add_subparsers(dest="metadata_command", required=True)
     build = meta_sub.add_parser("build", help="run cross-validated experiments over a folder of data sets",
@@ -361,6 +376,64 @@ def run_recommend(args: argparse.Namespace) -> int:
         Path(args.out).write_text(json.dumps({"final": final, "evaluation": evaluation, "evidence": state["evidence"],
                                               "attempts": state["attempts"], "llm": llm, "response_time_s": wall},
                                              indent=2, default=str))
+    return 0
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    from optuna_dashboard import run_server
+
+    from tunegraph.tools.trials.distributed import mask_url
+    from tunegraph.tools.trials.runs import default_storage
+
+    storage = args.storage or default_storage()
+    print(f"optuna-dashboard for {mask_url(storage)} on http://{args.host}:{args.port}/dashboard "
+          "(Ctrl-C to stop)", file=sys.stderr, flush=True)
+    try:
+        run_server(storage, host=args.host, port=args.port)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files, not windows
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.visualization import matplotlib as oplt
+
+    from tunegraph.tools.trials.runs import default_storage
+
+    storage = args.storage or default_storage()
+    try:
+        study = optuna.load_study(study_name=args.study, storage=storage)
+    except KeyError:
+        names = optuna.get_all_study_names(storage)
+        return _error(f"no study named '{args.study}'; studies are: {', '.join(names[:20]) or 'none'}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Optuna marks its matplotlib plots experimental
+        oplt.plot_optimization_history(study)
+        written.append(out / f"{args.study}-history.png")
+        plt.savefig(written[-1], bbox_inches="tight", dpi=120)
+        plt.close("all")
+        complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+        if len(complete) >= 2 and len({json.dumps(t.params, sort_keys=True) for t in complete}) >= 2:
+            try:
+                oplt.plot_param_importances(study)
+                written.append(out / f"{args.study}-importances.png")
+                plt.savefig(written[-1], bbox_inches="tight", dpi=120)
+            except (RuntimeError, ValueError) as exc:  # e.g. every parameter constant
+                print(f"tunegraph: no importances plot: {exc}", file=sys.stderr)
+            plt.close("all")
+        else:
+            print("tunegraph: no importances plot: it needs two completed trials with different parameters",
+                  file=sys.stderr)
+    for path in written:
+        print(path)
     return 0
 
 
