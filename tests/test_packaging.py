@@ -40,3 +40,15 @@ def test_shipped_data_is_found_as_package_data():
 
     assert (shipped_data_dir() / "metadataset.parquet").is_file()
     assert shipped_data_dir() == ROOT / "data"  # the editable install maps tunegraph.data to data/
+
+
+def test_the_shipped_meta_learner_was_fitted_on_what_ships():
+    """Else a first recommend after install silently trains it (30 s and more) instead of loading it."""
+    from tunegraph.tools.meta.knowledge import shipped_frame
+    from tunegraph.tools.meta.metalearner import FEATURES, fingerprint
+
+    meta = json.loads((ROOT / "data" / "metalearner" / "meta.json").read_text())
+    frame = shipped_frame(ROOT / "data" / "metadataset.parquet", ROOT / "data" / "config_matrix.parquet")
+    assert meta["fingerprint"] == fingerprint(frame), "refit it: python -c 'from tunegraph.tools.meta.knowledge " \
+        "import fit_shipped_learner; fit_shipped_learner(\"data/metadataset.parquet\", \"data/config_matrix.parquet\")'"
+    assert meta["features"] == FEATURES

@@ -104,12 +104,18 @@ def with_matrix(frame: pd.DataFrame, matrix: pd.DataFrame | None) -> pd.DataFram
     return metadataset.normalize_scores(metadataset.deduplicate(pd.concat([frame, cells], ignore_index=True)))
 
 
-def fit_shipped_learner(metadataset_path: str | Path, matrix_path: str | Path) -> Path:
-    """Fit the meta-learner on a meta-dataset and its matrix and save it beside the matrix
-    (``metalearner/``): shipped, it spares a new install the fit on its first recommendation."""
-    alone = metadataset.normalize_scores(metadataset.deduplicate(metadataset.load(metadataset_path)))  # no user layer
-    frame = with_matrix(alone, config_matrix.load_matrix(matrix_path))
-    return MetaLearner().fit(frame).save(Path(matrix_path).with_name("metalearner"))
+def shipped_frame(metadataset_path: str | Path, matrix_path: str | Path | None) -> pd.DataFrame:
+    """What the shipped meta-learner is trained on: the meta-dataset (no user layer) and the matrix's cells."""
+    alone = metadataset.normalize_scores(metadataset.deduplicate(metadataset.load(metadataset_path)))
+    matrix = config_matrix.load_matrix(matrix_path) if matrix_path and Path(matrix_path).is_file() else None
+    return with_matrix(alone, matrix)
+
+
+def fit_shipped_learner(metadataset_path: str | Path, matrix_path: str | Path | None = None) -> Path:
+    """Fit the meta-learner on a meta-dataset (and its matrix, when there is one) and save it beside
+    them (``metalearner/``): shipped, it spares a new install the fit on its first recommendation."""
+    frame = shipped_frame(metadataset_path, matrix_path)
+    return MetaLearner().fit(frame).save(Path(metadataset_path).with_name("metalearner"))
 
 
 def open_matrix() -> pd.DataFrame | None:
@@ -119,7 +125,7 @@ def open_matrix() -> pd.DataFrame | None:
 
 
 def shipped_learner_dir() -> Path:
-    return config_matrix.shipped_matrix_path().with_name("metalearner")
+    return metadataset.shipped_path().with_name("metalearner")
 
 
 def shipped_learner(frame: pd.DataFrame) -> MetaLearner | None:
