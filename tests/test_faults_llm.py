@@ -27,7 +27,7 @@ BASE = ["optimize", "--model", "knn", "--llm", "ollama:fault", "--sampler", "llm
 def serve(monkeypatch):
     """Start a FaultyOllama in ``mode`` and point TuneGraph at it, with a 0.5 s request timeout."""
     servers = []
-    monkeypatch.setattr(runtime, "_LLMS", {})  # a client per test: each test has its own server
+    monkeypatch.setattr(runs, "_LLMS", {})  # a client per test: each test has its own server
     monkeypatch.setenv("TUNEGRAPH_LLM_TIMEOUT", "0.5")  # a stalled server costs half a second, not minutes
 
     def start(mode: str, **kwargs) -> FaultyOllama:
