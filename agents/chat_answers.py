@@ -10,7 +10,7 @@ from typing import Any
 
 import optuna
 
-from tools.answers import format_config
+from tools.answers import format_config, shown_number
 from tools.runtime import default_storage
 
 LOOKUP_RESULTS = 5
@@ -39,7 +39,7 @@ def status_text(run: dict[str, Any] | None, storage: str = "") -> str:
     if not complete:
         return head + " No successful trial yet."
     best = study.best_trial
-    return (f"{head} Best {study.user_attrs.get('metric', 'score')} {best.value:.5g} at trial {best.number} "
+    return (f"{head} Best {study.user_attrs.get('metric', 'score')} {best.value:.5g} at trial {shown_number(best.number)} "
             f"(proposed by {best.user_attrs.get('source', '?')}): {json.dumps(best.params)}")
 
 
@@ -84,7 +84,7 @@ def _explain_run(name: str, study: optuna.Study, best: optuna.trial.FrozenTrial,
            "meta": "the recommend graph's meta-knowledge proposed it (warm start)",
            "tpe": "Optuna's TPE sampled it from the trials that scored well so far",
            "random": "random search sampled it"}.get(source, f"source '{source}'")
-    lines = [f"In study {name}, the best trial ({best.number}, {study.user_attrs.get('metric', 'score')} "
+    lines = [f"In study {name}, the best trial ({shown_number(best.number)}, {study.user_attrs.get('metric', 'score')} "
              f"{best.value:.5g}) used {json.dumps(params)}: {why}."]
     if best.user_attrs.get("reasoning"):
         lines.append(f"Recorded reasoning: \"{best.user_attrs['reasoning']}\"")

@@ -38,7 +38,7 @@ from agents.chat_answers import explain_text, load_study, lookup_text, status_te
 from agents.chat_intent import HELP, understand as read_request
 from graphs.context import Context
 from graphs.state import add_counts
-from tools.answers import format_config
+from tools.answers import format_config, shown_number
 from tools.runtime import default_storage, default_study_name, get_llm
 from tools.tasks import load_task
 
@@ -230,8 +230,7 @@ def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
                 last.update(values or {})
                 write({"event": "step", "node": node})
                 if node == "summarize" and (values or {}).get("n_done") is not None:
-                    write({"event": "trial", "n_done": values["n_done"], "total": job["trials"],
-                           "best": last.get("best_value"), "last": last.get("last_result")})
+                    write(trial_event(last, job["trials"]))
                     if STOP.is_set():
                         stopped = True
                         break
@@ -247,6 +246,17 @@ def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     if stopped:
         text += " Say /continue to go on; the finished trials are kept."
     return {**_say(state, text), "runs": runs, "job": None, "llm": last.get("llm") or {}, "latest": "run"}
+
+
+def trial_event(state: dict[str, Any], total: int) -> dict[str, Any]:
+    """A streamed progress event. ``number`` and ``best_number`` are the trials' numbers as every
+    answer shows them (from 1, see tools.answers.shown_number), so "trial 6/8 ... best (trial 6)"
+    and "best ... at trial 6" name the same trial; ``n_done`` counts the finished ones."""
+    last = dict(state.get("last_result") or {})
+    if last.get("number") is not None:
+        last["number"] = shown_number(last["number"])
+    return {"event": "trial", "n_done": state["n_done"], "total": total, "number": last.get("number"),
+            "best": state.get("best_value"), "best_number": shown_number(state.get("best_number")), "last": last}
 
 
 def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -141,6 +141,28 @@ def test_confirmed_run_streams_trials_then_status_explain_and_continue(chat):
     assert len([t for t in study.trials if t.state.is_finished()]) == 9
 
 
+def test_one_trial_numbering_in_streamed_lines_summary_status_and_explanation(chat):
+    """Streamed lines count trials from 1; the summary, /status and "why?" name the same trial
+    by the same number (Optuna's trial.number, from 0, stays internal)."""
+    from graphs.chat_cli import _show_event
+
+    state, events = chat("/optimize iris --model knn --trials 6 --study numbered")
+    trials = [c for mode, c in events if mode == "custom" and c["event"] == "trial" and c["number"]]
+    assert [t["number"] for t in trials] == [1, 2, 3, 4, 5, 6]
+    best = optuna.load_study(study_name="numbered", storage=runtime.default_storage()).best_trial
+    shown = best.number + 1
+    assert trials[-1]["best_number"] == shown
+    assert next(t for t in trials if t["number"] == shown)["last"]["value"] == best.value
+    assert f"at trial {shown} " in last_reply(state)[0]
+    lines = []
+    _show_event(trials[-1], lines.append)
+    assert lines[0].startswith("  trial 6/6 (") and lines[0].endswith(f"best {best.value:.5g} (trial {shown})")
+    state, _ = chat("/status")
+    assert f"at trial {shown} " in last_reply(state)[0]
+    state, _ = chat("why that n_neighbors?")
+    assert f"the best trial ({shown}, accuracy" in last_reply(state)[0]
+
+
 def test_stop_request_ends_a_run_after_the_current_trial(chat, monkeypatch):
     original = chat_graph.get_stream_writer
 
