@@ -24,7 +24,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
@@ -34,6 +33,7 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from agents import chat_context
 from agents.chat_answers import explain_text, load_study, lookup_text, status_text
 from agents.chat_intent import HELP, understand as read_request
 from graphs.context import Context
@@ -65,6 +65,9 @@ class ChatState(ChatInput, total=False):
     runs: list[dict[str, Any]]
     recommendation: dict[str, Any] | None  # the latest recommendation with its evidence
     latest: str  # run | recommendation: what "why?" refers to when no parameter is named
+    # what the conversation is about (agents.chat_context): the data (name or file, target, task
+    # type), the model family and the last budget, so "tune it" and "try knn instead" need no names
+    subject: dict[str, Any] | None
     llm: Annotated[dict[str, float], add_counts]
 
 
@@ -113,37 +116,28 @@ def reply(state: ChatState) -> dict[str, Any]:
 
 
 def plan(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Turn an optimize or continue request into a job: check the data, the budget and its cost."""
+    """Turn an optimize or continue request into a job: check the data, the budget and its cost.
+    What the request leaves out (data, family, budget) comes from the conversation's subject."""
     ctx, request = runtime.context, state["request"]
     if request["intent"] == "continue":
         return _plan_continue(state, ctx)
-    inputs = {"model": request.get("model") or "xgboost"}
-    if request.get("dataset"):
-        inputs["dataset"] = request["dataset"]
-    elif request.get("data_path"):
-        path = Path(request["data_path"]).expanduser().resolve()
-        if not path.is_file():
-            return {**_say(state, f"There is no file {path}. Give a CSV or Parquet file that exists, or a built-in "
-                           "data set (breast_cancer, wine, iris, digits, diabetes)."), "job": None}
-        inputs["data_path"] = str(path)
-    else:
-        return {**_say(state, "Which data? Name a built-in data set or a file, e.g. /optimize data.csv --target "
-                       "price --trials 30."), "job": None}
-    for key in ("target", "metric"):
-        if request.get(key):
-            inputs[key] = request[key]
-    inputs["study_name"] = request.get("study_name") or default_study_name(inputs)
-    return _make_job(state, ctx, inputs, int(request.get("trials") or ctx.trials), already=0)
+    try:
+        inputs, recalled = chat_context.optimize_inputs(request, state.get("subject"), ctx.trials)
+    except chat_context.NoData as exc:
+        return {**_say(state, str(exc)), "job": None}
+    trials = inputs.pop("trials")
+    if request.get("study_name"):
+        inputs["study_name"] = request["study_name"]
+    return _make_job(state, ctx, inputs, trials, already=0, recalled=recalled)
 
 
 def _plan_continue(state: ChatState, ctx: Context) -> dict[str, Any]:
     request = state["request"]
-    runs = state.get("runs") or []
-    run = next((r for r in reversed(runs) if r["study"] == request.get("study_name")), None) if \
-        request.get("study_name") else (runs[-1] if runs else None)
+    run = chat_context.pick_run(state.get("runs") or [], request)
     if run is None:
-        return {**_say(state, "There is no optimization to continue in this conversation. Start one with /optimize."),
-                "job": None}
+        named = _named(request)
+        return {**_say(state, "There is no optimization " + (f"of {named} " if named else "")
+                       + "to continue in this conversation. Start one with /optimize."), "job": None}
     study = load_study(run["study"], ctx.storage)
     if study is None:
         return {**_say(state, f"The study {run['study']} is no longer in the storage."), "job": None}
@@ -152,18 +146,37 @@ def _plan_continue(state: ChatState, ctx: Context) -> dict[str, Any]:
     return _make_job(state, ctx, dict(run["inputs"]), done + more, already=done)
 
 
-def _make_job(state: ChatState, ctx: Context, inputs: dict[str, Any], budget: int, already: int) -> dict[str, Any]:
+def _make_job(state: ChatState, ctx: Context, inputs: dict[str, Any], budget: int, already: int,
+              recalled: dict[str, str] | None = None) -> dict[str, Any]:
+    from tools.models import get_family
+
+    recalled, notes = dict(recalled or {}), []
     try:
         task = load_task(dataset=inputs.get("dataset"), data=inputs.get("data_path"), target=inputs.get("target"),
                          task_type=inputs.get("task_type"))
-        from tools.models import get_family
-
-        get_family(inputs["model"], task.task_type)
+        try:
+            get_family(inputs["model"], task.task_type)
+        except ValueError:
+            if "model" not in recalled:
+                raise
+            # a family remembered from other data that cannot do this task: the default one, said so
+            del recalled["model"]
+            notes.append(f"model {chat_context.DEFAULT_MODEL}: the {inputs['model']} from earlier does not do "
+                         f"{task.task_type}")
+            inputs = {**inputs, "model": chat_context.DEFAULT_MODEL}
+            get_family(inputs["model"], task.task_type)
     except ValueError as exc:
         return {**_say(state, f"I cannot start that optimization: {exc}"), "job": None}
+    notes = chat_context.recalled_note(recalled) + notes
+    inputs.setdefault("study_name", default_study_name(inputs))  # named after the family that runs
     estimate = estimate_seconds(task, inputs["model"], budget - already, ctx)
+    warm = chat_context.warm_configs(state.get("recommendation"), inputs) if not already else []
+    if warm:
+        notes.append(chat_context.warm_note(warm, inputs["model"]))
+    subject = chat_context.remember(state.get("subject"), inputs, task.task_type, inputs["model"],
+                                    budget - already if not already else None)
     return {"job": {"inputs": inputs, "trials": budget, "new_trials": budget - already, "estimate_s": estimate,
-                    "task": task.describe()}}
+                    "task": task.describe(), "notes": notes, "warm_configs": warm}, "subject": subject}
 
 
 def estimate_seconds(task, family: str, trials: int, ctx: Context) -> float:
@@ -221,11 +234,14 @@ def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     runs = [r for r in (state.get("runs") or []) if r["study"] != inputs["study_name"]]
     runs.append({"study": inputs["study_name"], "inputs": inputs, "model": inputs["model"],
                  "data": inputs.get("dataset") or inputs.get("data_path")})
+    warm = job.get("warm_configs") or []
+    graph_inputs = {**inputs, "warm_configs": warm} if warm else inputs  # not in the run record: /continue has them
     STOP.clear()
     started, stopped, last = time.perf_counter(), False, {}
     write({"event": "run_started", "study": inputs["study_name"], "trials": job["trials"], "task": job["task"]})
     try:
-        for update in graph.stream(inputs, {"recursion_limit": 100_000}, context=run_ctx, stream_mode="updates"):
+        for update in graph.stream(graph_inputs, {"recursion_limit": 100_000}, context=run_ctx,
+                                   stream_mode="updates"):
             for node, values in update.items():
                 last.update(values or {})
                 write({"event": "step", "node": node})
@@ -242,10 +258,24 @@ def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
         STOP.clear()
     wall = time.perf_counter() - started
     why = "stopped at your request after the current trial" if stopped else (last.get("stop_reason") or "done")
-    text = status_text(runs[-1], storage) + f"\nRun ended: {why}, {wall:.0f} s."
+    text = "".join(f"{note[0].upper()}{note[1:]}.\n" for note in job.get("notes") or [])
+    if warm:
+        text += _warm_outcome(warm[0]["params"], inputs["study_name"], storage)
+    text += status_text(runs[-1], storage) + f"\nRun ended: {why}, {wall:.0f} s."
     if stopped:
         text += " Say /continue to go on; the finished trials are kept."
     return {**_say(state, text), "runs": runs, "job": None, "llm": last.get("llm") or {}, "latest": "run"}
+
+
+def _warm_outcome(params: dict[str, Any], study_name: str, storage: str) -> str:
+    """Where the recommended configuration ran in the study, and how it scored."""
+    study = load_study(study_name, storage)
+    trial = next((t for t in (study.trials if study else []) if t.user_attrs.get("source") == "meta"
+                  and t.params == params and t.state.is_finished()), None)
+    if trial is None:
+        return ""
+    outcome = f"{study.user_attrs.get('metric', 'score')} {trial.value:.5g}" if trial.value is not None else "failed"
+    return f"The recommended configuration ran as trial {shown_number(trial.number)}: {outcome}.\n"
 
 
 def trial_event(state: dict[str, Any], total: int) -> dict[str, Any]:
@@ -264,17 +294,12 @@ def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     from graphs.recommend import builder as recommend_builder
 
     request = state["request"]
-    inputs: dict[str, Any] = {}
-    if request.get("dataset"):
-        inputs["dataset"] = request["dataset"]
-    elif request.get("data_path"):
-        path = Path(request["data_path"]).expanduser().resolve()
-        if not path.is_file():
-            return _say(state, f"There is no file {path}.")
-        inputs["data_path"] = str(path)
-    else:
-        return _say(state, "Which data? Name a built-in data set or a file, e.g. /recommend data.csv --target price.")
-    for key in ("target", "metric", "families", "evaluate"):
+    try:
+        inputs, notes = chat_context.recommend_data(request, state.get("subject"))
+    except chat_context.NoData as exc:
+        return _say(state, str(exc).replace("/optimize data.csv --target price --trials 30",
+                                            "/recommend data.csv --target price"))
+    for key in ("families", "evaluate"):
         if request.get(key):
             inputs[key] = request[key]
     get_stream_writer()({"event": "step", "node": "recommend graph: retrieving evidence"})
@@ -284,7 +309,8 @@ def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
         return _say(state, f"I cannot recommend for that: {exc}")
     final, evaluation = out["final"], out.get("evaluation")
     judgement = final["judgement"]
-    text = (f"I recommend {final['family']} with {format_config(final['params'])}.\n"
+    text = "".join(f"{note[0].upper()}{note[1:]}.\n" for note in notes)
+    text += (f"I recommend {final['family']} with {format_config(final['params'])}.\n"
             f"Expected: normalized score {final['expected_score']:.3f} (1 = best known on similar data), fit time "
             f"{final['expected_fit_time_s']:.2g} s.\nWhy: {final['justification']}\n"
             f"Judge: score {judgement['score']:.2f} ({'accepted' if judgement['passed'] else 'best of the rounds'}), "
@@ -292,21 +318,32 @@ def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     if evaluation and evaluation.get("status") == "ok":
         text += f"\nCross-validated {evaluation['metric']}: {evaluation['mean']:.5g} ± {evaluation['std']:.2g}."
     record = {"final": final, "evidence": out.get("evidence"), "evaluation": evaluation, "inputs": inputs}
-    return {**_say(state, text), "recommendation": record, "llm": out.get("llm") or {}, "latest": "recommendation"}
+    subject = chat_context.remember(state.get("subject"), inputs, out.get("task_type"), final["family"])
+    return {**_say(state, text), "recommendation": record, "llm": out.get("llm") or {}, "latest": "recommendation",
+            "subject": subject}
 
 
 def explain(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
-    runs = state.get("runs") or []
-    text = explain_text(state["request"].get("question") or "", runs[-1] if runs else None,
-                        state.get("recommendation"), runtime.context.storage, state.get("latest") or "run")
+    """Why a value was chosen: in the last study (or the last on the data the question names),
+    or in the recommendation."""
+    run = chat_context.pick_run(state.get("runs") or [], state["request"])
+    text = explain_text(state["request"].get("question") or "", run, state.get("recommendation"),
+                        runtime.context.storage, state.get("latest") or "run")
     return _say(state, text)
 
 
 def status(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
-    runs = state.get("runs") or []
-    name = state["request"].get("study_name")
-    run = {"study": name} if name else (runs[-1] if runs else None)
+    """The best trial of the study named, or of the last (on the data or family named)."""
+    request, runs = state["request"], state.get("runs") or []
+    run = {"study": request["study_name"]} if request.get("study_name") else chat_context.pick_run(runs, request)
+    if run is None and runs:
+        return _say(state, f"There is no optimization of {_named(request)} in this conversation; /status shows the "
+                    "last one.")
     return _say(state, status_text(run, runtime.context.storage))
+
+
+def _named(request: dict[str, Any]) -> str:
+    return " on ".join(v for v in (request.get("model"), request.get("dataset"), request.get("data_path")) if v)
 
 
 def lookup(state: ChatState) -> dict[str, Any]:
