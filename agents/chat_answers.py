@@ -46,7 +46,8 @@ def status_text(run: dict[str, Any] | None, storage: str = "") -> str:
 def explain_text(question: str, run: dict[str, Any] | None, recommendation: dict[str, Any] | None,
                  storage: str = "", latest: str = "run") -> str:
     """Why values were chosen, quoting the recorded evidence. A question naming parameters is
-    answered from the run or recommendation that has them; otherwise from the ``latest`` one."""
+    answered from the run or recommendation that has them (the ``latest`` one when both do);
+    otherwise from the ``latest`` one."""
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", question or ""))
     study = load_study(run["study"], storage) if run else None
     best = _best_trial(study)
@@ -59,8 +60,11 @@ def explain_text(question: str, run: dict[str, Any] | None, recommendation: dict
         return ("I have nothing recorded to explain yet: run /recommend or /optimize first, then ask why a value "
                 "was chosen.")
     parts: list[str] = []
-    use_run = bool(best) and (bool(asked & run_params) or (not asked and (latest == "run" or not recommendation)))
-    use_rec = bool(recommendation) and (bool(asked & rec_params) or (not asked and not use_run))
+    in_run, in_rec = bool(asked & run_params), bool(asked & rec_params)
+    if in_run and in_rec:  # "why that max_depth?" when both have one: the one of what was shown last
+        in_run, in_rec = latest == "run", latest != "run"
+    use_run = bool(best) and (in_run or (not asked and (latest == "run" or not recommendation)))
+    use_rec = bool(recommendation) and (in_rec or (not asked and not use_run))
     if use_run and run:
         parts += _explain_run(run["study"], study, best, asked)
     if use_rec:

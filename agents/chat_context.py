@@ -58,10 +58,11 @@ def same_source(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
     return any(a.get(k) for k in SOURCE_KEYS) and all(a.get(k) == b.get(k) for k in SOURCE_KEYS)
 
 
-def resolve_data(request: dict[str, Any], subject: dict[str, Any] | None) -> tuple[dict[str, Any], bool]:
+def resolve_data(request: dict[str, Any], subject: dict[str, Any] | None,
+                 example: str = "/optimize data.csv --target price --trials 30") -> tuple[dict[str, Any], bool]:
     """``(data reference, remembered?)`` for ``request``: the data it names, else the subject's.
 
-    Raises NoData when there is neither (or the named file is missing)."""
+    Raises NoData when there is neither (its message shows ``example``) or the named file is missing."""
     remembered = dict((subject or {}).get("data") or {})
     named = named_data(request)
     if named:
@@ -71,8 +72,7 @@ def resolve_data(request: dict[str, Any], subject: dict[str, Any] | None) -> tup
     elif remembered:
         data = remembered
     else:
-        raise NoData("Which data? Name a built-in data set or a file, e.g. /optimize data.csv --target price "
-                     "--trials 30.")
+        raise NoData(f"Which data? Name a built-in data set or a file, e.g. {example}.")
     if request.get("target") and request["target"] != data.get("target"):
         data["target"] = request["target"]
         data.pop("task_type", None)  # another column to predict may be another kind of task
@@ -108,7 +108,7 @@ def recalled_note(recalled: dict[str, str]) -> list[str]:
 
 def recommend_data(request: dict[str, Any], subject: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
     """The recommend graph's data inputs (the task type is left to it) and a note when remembered."""
-    data, remembered = resolve_data(request, subject)
+    data, remembered = resolve_data(request, subject, example="/recommend data.csv --target price")
     data.pop("task_type", None)
     return data, ([f"from earlier in this conversation: data {describe_data(data)}"] if remembered else [])
 

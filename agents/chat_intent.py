@@ -28,14 +28,17 @@ from tools.tasks import BUILTIN_DATASETS
 INTENTS = ("optimize", "recommend", "explain", "lookup", "status", "stop", "continue", "help", "unknown")
 
 HELP = """Ask in plain language, or use a command:
-  /optimize DATA [--target COL] [--model FAMILY] [--trials N] [--metric M]   tune a model (DATA: a built-in data set or a CSV/Parquet file)
-  /recommend DATA [--target COL] [--families F ...] [--evaluate]             zero-shot recommendation, no trials
+  /optimize [DATA] [--target COL] [--model FAMILY] [--trials N] [--metric M]   tune a model (DATA: a built-in data set or a CSV/Parquet file)
+  /recommend [DATA] [--target COL] [--families F ...] [--evaluate]             zero-shot recommendation, no trials
   /explain [PARAM or question]     why a value was chosen, from the recorded evidence and reasoning
   /lookup TEXT                     past experiments closest to TEXT (e.g. "knn on small data")
   /status [STUDY]                  the best trial so far
   /continue [--trials N]           resume the last optimization with N more trials (default 10)
   /stop                            how to stop a run (Ctrl-C stops it after the current trial)
   /help, /quit
+Left out, the data, model and budget are the ones this conversation is about: after a recommendation, "tune it
+with 8 trials" runs the recommended model on that data, starting from the recommended configuration; "try knn
+instead", "run 5 more trials" and "why that max_depth?" refer to the last run.
 Built-in data sets: """ + ", ".join(BUILTIN_DATASETS) + ". Model families: " + ", ".join(FAMILIES) + "."
 
 
@@ -127,7 +130,8 @@ _INTENT_WORDS = [  # first match wins: "why did you choose ... for the best tria
     ("lookup", r"\b(what (has |have )?(worked|works|did well)|past (experiments?|runs?|results)|"
                r"(experiments?|runs?) (like|with|on)|similar (data ?sets?|tasks|experiments))\b"),
     ("stop", r"\b(stop|cancel|abort|halt)\b"),
-    ("continue", r"\b(continue|resume|keep going|(\d+ )?more (trials?|iterations?)|run \d+ more|going again|carry on)\b"),
+    ("continue", r"\b(continue|resume|keep going|(\d+ )?more (trials?|iterations?)|run \d+ more|going again|"
+                 r"carry on)\b"),
     ("help", r"^\s*(help|\?)\s*$|\bwhat can you do\b|\bhow do i\b"),
     ("recommend", r"\b(recommend\w*|suggest\w*|which (model|settings|hyper-?parameters|parameters|configuration)|"
                   r"what (model|settings|hyper-?parameters|parameters|configuration)|zero[- ]shot|advice|advise)\b"),

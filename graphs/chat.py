@@ -3,7 +3,9 @@
 understand -> (plan -> confirm? -> optimize) | recommend | explain | status | reply
 
 Each turn is read by an explicit command, keyword rules or the LLM (agents/chat_intent.py),
-and every answer says which path read it. Work estimated to take longer than
+and every answer says which path read it. What a turn leaves out (the data, the model family,
+the budget, the study) comes from the conversation so far (agents/chat_context.py), and a run
+of a recommendation just shown starts from it. Work estimated to take longer than
 ``confirm_above_s`` waits for the user's yes (a LangGraph interrupt). Runs stream their trials
 as custom events; ``request_stop()`` (Ctrl-C in the terminal) stops a run after its current
 trial, and the finished trials stay in the study for ``/continue``.
@@ -174,7 +176,7 @@ def _make_job(state: ChatState, ctx: Context, inputs: dict[str, Any], budget: in
     if warm:
         notes.append(chat_context.warm_note(warm, inputs["model"]))
     subject = chat_context.remember(state.get("subject"), inputs, task.task_type, inputs["model"],
-                                    budget - already if not already else None)
+                                    None if already else budget)
     return {"job": {"inputs": inputs, "trials": budget, "new_trials": budget - already, "estimate_s": estimate,
                     "task": task.describe(), "notes": notes, "warm_configs": warm}, "subject": subject}
 
@@ -207,7 +209,8 @@ def confirm(state: ChatState) -> dict[str, Any]:
     """Ask before a long run (an interrupt: the terminal asks y/N, Studio shows a resume box)."""
     job = state["job"]
     data = job["inputs"].get("dataset") or job["inputs"].get("data_path")
-    answer = interrupt({"question": f"Run {job['new_trials']} trials of {job['inputs']['model']} on {data}? "
+    warm = ", warm-started from the recommendation above," if job.get("warm_configs") else ""
+    answer = interrupt({"question": f"Run {job['new_trials']} trials of {job['inputs']['model']} on {data}{warm}? "
                         f"That takes about {_duration(job['estimate_s'])} (estimate). Go ahead? [y/N]",
                         "job": job})
     approved = answer.get("approve") if isinstance(answer, dict) else str(answer).strip().lower() in YES
@@ -258,7 +261,7 @@ def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
         STOP.clear()
     wall = time.perf_counter() - started
     why = "stopped at your request after the current trial" if stopped else (last.get("stop_reason") or "done")
-    text = "".join(f"{note[0].upper()}{note[1:]}.\n" for note in job.get("notes") or [])
+    text = _sentences(job.get("notes") or [])
     if warm:
         text += _warm_outcome(warm[0]["params"], inputs["study_name"], storage)
     text += status_text(runs[-1], storage) + f"\nRun ended: {why}, {wall:.0f} s."
@@ -297,8 +300,7 @@ def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     try:
         inputs, notes = chat_context.recommend_data(request, state.get("subject"))
     except chat_context.NoData as exc:
-        return _say(state, str(exc).replace("/optimize data.csv --target price --trials 30",
-                                            "/recommend data.csv --target price"))
+        return _say(state, str(exc))
     for key in ("families", "evaluate"):
         if request.get(key):
             inputs[key] = request[key]
@@ -309,7 +311,7 @@ def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
         return _say(state, f"I cannot recommend for that: {exc}")
     final, evaluation = out["final"], out.get("evaluation")
     judgement = final["judgement"]
-    text = "".join(f"{note[0].upper()}{note[1:]}.\n" for note in notes)
+    text = _sentences(notes)
     text += (f"I recommend {final['family']} with {format_config(final['params'])}.\n"
             f"Expected: normalized score {final['expected_score']:.3f} (1 = best known on similar data), fit time "
             f"{final['expected_fit_time_s']:.2g} s.\nWhy: {final['justification']}\n"
@@ -340,6 +342,11 @@ def status(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
         return _say(state, f"There is no optimization of {_named(request)} in this conversation; /status shows the "
                     "last one.")
     return _say(state, status_text(run, runtime.context.storage))
+
+
+def _sentences(notes: list[str]) -> str:
+    """Notes as the first lines of an answer: "From earlier in this conversation: data wine.\n"."""
+    return "".join(f"{note[0].upper()}{note[1:]}.\n" for note in notes)
 
 
 def _named(request: dict[str, Any]) -> str:

@@ -313,6 +313,18 @@ def test_data_named_again_keeps_its_target_and_warm_starts(chat, kb, passengers)
     assert run["inputs"]["target"] == "survived" and run["model"] == final["family"]
 
 
+def test_why_that_parameter_answers_for_what_was_shown_last(chat, kb):  # noqa: F811
+    chat("/recommend wine --families knn")
+    state, _ = chat("tune it with 3 trials", folds=3)
+    assert "Warm-started from the recommendation above: knn" in last_reply(state)[0]
+    state, _ = chat("why that n_neighbors?")  # the run and the recommendation both have one: the run's
+    text = last_reply(state)[0]
+    assert text.startswith("In study wine-knn-") and "The recommendation was" not in text
+    chat("/recommend wine --families knn")
+    state, _ = chat("why that n_neighbors?")
+    assert last_reply(state)[0].startswith("The recommendation was knn")
+
+
 def test_no_data_anywhere_still_asks_which_data(chat):
     state, _ = chat("tune it with 8 trials")
     assert last_reply(state)[0].startswith("Which data?")
