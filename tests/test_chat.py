@@ -67,6 +67,13 @@ def test_bad_commands_become_help_with_the_reason(text, error):
     ("what worked on small data sets with knn?", "lookup", {"model": "knn"}),
     ("show me past experiments like iris", "lookup", {"dataset": "iris"}),
     ("hello there", None, {}),
+    # what a conversation says next: the data (and the family) come from earlier
+    ("tune it with 8 trials", "optimize", {"trials": 8, "dataset": None, "data_path": None}),
+    ("try random forest instead", "optimize", {"model": "random_forest"}),
+    ("run 10 more trials", "continue", {"trials": 10}),
+    ("more trials", "continue", {"trials": None}),
+    ("which model should I use for titanic.csv predicting survived?", "recommend",
+     {"data_path": "titanic.csv", "target": "survived"}),
 ])
 def test_rules_read_plain_language(text, intent, entities):
     found_intent, found = parse_rules(text)
