@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.answers import format_config
+from tools.tasks import BUILTIN_DATASETS
 
 SOURCE_KEYS = ("dataset", "data_path")  # which data: a built-in name or a resolved file path
 DATA_KEYS = (*SOURCE_KEYS, "target", "task_type", "metric")
@@ -47,7 +48,7 @@ def named_data(request: dict[str, Any]) -> dict[str, str]:
         path = Path(request["data_path"]).expanduser().resolve()
         if not path.is_file():
             raise NoData(f"There is no file {path}. Give a CSV or Parquet file that exists, or a built-in data set "
-                         "(breast_cancer, wine, iris, digits, diabetes).")
+                         f"({', '.join(BUILTIN_DATASETS)}).")
         return {"data_path": str(path)}
     return {}
 
@@ -114,6 +115,7 @@ def recommend_data(request: dict[str, Any], subject: dict[str, Any] | None) -> t
 
 
 def describe_data(data: dict[str, Any]) -> str:
+    """``titanic.csv (target survived)`` or ``wine``: the data as the answers name it."""
     name = data.get("dataset") or Path(str(data.get("data_path"))).name
     return name + (f" (target {data['target']})" if data.get("target") else "")
 
@@ -170,6 +172,7 @@ def warm_configs(recommendation: dict[str, Any] | None, inputs: dict[str, Any],
 
 
 def warm_note(configs: list[dict[str, Any]], family: str) -> str:
+    """What the answer says about a warm start from :func:`warm_configs`."""
     more = len(configs) - 1
     return (f"warm-started from the recommendation above: {family} with {format_config(configs[0]['params'])}"
             + (f", then {more} more {family} candidate{'s' if more > 1 else ''} of its evidence" if more else ""))
