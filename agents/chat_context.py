@@ -27,8 +27,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tools.answers import format_config
-from tools.tasks import BUILTIN_DATASETS
+from tunegraph.tools.llm.answers import format_config
+from tunegraph.tools.ml.tasks import BUILTIN_DATASETS
 
 SOURCE_KEYS = ("dataset", "data_path")  # which data: a built-in name or a resolved file path
 DATA_KEYS = (*SOURCE_KEYS, "target", "task_type", "metric")

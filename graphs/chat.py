@@ -35,14 +35,14 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agents import chat_context
-from agents.chat_answers import explain_text, load_study, lookup_text, status_text
-from agents.chat_intent import HELP, understand as read_request
-from graphs.context import Context
-from graphs.state import add_counts
-from tools.answers import format_config, shown_number
-from tools.runtime import default_storage, default_study_name, get_llm
-from tools.tasks import load_task
+from tunegraph.agents import chat_context
+from tunegraph.agents.chat_answers import explain_text, load_study, lookup_text, status_text
+from tunegraph.agents.chat_intent import HELP, understand as read_request
+from tunegraph.graphs.context import Context
+from tunegraph.graphs.state import add_counts
+from tunegraph.tools.llm.answers import format_config, shown_number
+from tunegraph.tools.trials.runs import default_storage, default_study_name, get_llm
+from tunegraph.tools.ml.tasks import load_task
 
 STOP = threading.Event()  # set by request_stop(): the running optimization ends after its current trial
 YES = {"y", "yes", "ok", "okay", "go", "sure", "true", "1", "proceed", "confirm"}
@@ -150,7 +150,7 @@ def _plan_continue(state: ChatState, ctx: Context) -> dict[str, Any]:
 
 def _make_job(state: ChatState, ctx: Context, inputs: dict[str, Any], budget: int, already: int,
               recalled: dict[str, str] | None = None) -> dict[str, Any]:
-    from tools.models import get_family
+    from tunegraph.tools.ml.models import get_family
 
     recalled, notes = dict(recalled or {}), []
     try:
@@ -186,8 +186,8 @@ def estimate_seconds(task, family: str, trials: int, ctx: Context) -> float:
     plus the LLM's share of proposals; a size heuristic when there is no meta-knowledge."""
     mf = task.meta_features()
     try:
-        from tools.knowledge import open_knowledge
-        from tools.models import get_family
+        from tunegraph.tools.meta.knowledge import open_knowledge
+        from tunegraph.tools.ml.models import get_family
 
         config = get_family(family, task.task_type).default_config(task)
         _, fit = open_knowledge().learner.predict(mf, family, task.task_type, [config])
@@ -226,7 +226,7 @@ def route_confirmed(state: ChatState) -> str:
 
 def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Run the optimize graph, streaming each trial; a stop request ends it after the current trial."""
-    from graphs.optimize import builder as optimize_builder
+    from tunegraph.graphs.optimize import builder as optimize_builder
 
     job, ctx = state["job"], runtime.context
     inputs = job["inputs"]
@@ -294,7 +294,7 @@ def trial_event(state: dict[str, Any], total: int) -> dict[str, Any]:
 
 def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Run the recommend graph (zero-shot) on the requested data."""
-    from graphs.recommend import builder as recommend_builder
+    from tunegraph.graphs.recommend import builder as recommend_builder
 
     request = state["request"]
     try:

@@ -7,14 +7,15 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from agents.chat_intent import parse_command, parse_rules, understand
-from graphs import chat as chat_graph
-from graphs.context import Context
+from tunegraph.agents.chat_intent import parse_command, parse_rules, understand
+from tunegraph.graphs import chat as chat_graph
+from tunegraph.graphs.context import Context
 from tests.helpers import scripted_llm
 from tests.test_recommend import kb  # noqa: F401  (fixture: a small meta-dataset)
 from tests.test_metalearner import small_metadataset  # noqa: F401
-from tools import knowledge, runtime
-from tools.answers import format_config
+from tunegraph.tools.meta import knowledge
+from tunegraph.tools.trials import runs
+from tunegraph.tools.llm.answers import format_config
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ def test_long_run_waits_for_confirmation_and_decline_starts_nothing(chat):
     assert "6 trials of knn on iris" in question and "Go ahead" in question
     state, _ = chat(Command(resume="no"), confirm_above_s=0)
     assert "Not started" in last_reply(state)[0] and not state.next
-    assert optuna.get_all_study_names(runtime.default_storage()) == []
+    assert optuna.get_all_study_names(runs.default_storage()) == []
 
 
 def test_confirmed_run_streams_trials_then_status_explain_and_continue(chat):
@@ -132,7 +133,7 @@ def test_confirmed_run_streams_trials_then_status_explain_and_continue(chat):
     assert [t["n_done"] for t in trials] == [1, 2, 3, 4, 5, 6]
     text, path = last_reply(state)
     assert path == "command" and "chat-iris" in text and "6 trials finished" in text
-    study = optuna.load_study(study_name="chat-iris", storage=runtime.default_storage())
+    study = optuna.load_study(study_name="chat-iris", storage=runs.default_storage())
     best = study.best_trial
 
     state, _ = chat("how is the run going?")
@@ -152,12 +153,12 @@ def test_confirmed_run_streams_trials_then_status_explain_and_continue(chat):
 def test_one_trial_numbering_in_streamed_lines_summary_status_and_explanation(chat):
     """Streamed lines count trials from 1; the summary, /status and "why?" name the same trial
     by the same number (Optuna's trial.number, from 0, stays internal)."""
-    from graphs.chat_cli import _show_event
+    from tunegraph.graphs.chat_cli import _show_event
 
     state, events = chat("/optimize iris --model knn --trials 6 --study numbered")
     trials = [c for mode, c in events if mode == "custom" and c["event"] == "trial" and c["number"]]
     assert [t["number"] for t in trials] == [1, 2, 3, 4, 5, 6]
-    best = optuna.load_study(study_name="numbered", storage=runtime.default_storage()).best_trial
+    best = optuna.load_study(study_name="numbered", storage=runs.default_storage()).best_trial
     shown = best.number + 1
     assert trials[-1]["best_number"] == shown
     assert next(t for t in trials if t["number"] == shown)["last"]["value"] == best.value
@@ -187,7 +188,7 @@ def test_stop_request_ends_a_run_after_the_current_trial(chat, monkeypatch):
     state, _ = chat("/optimize iris --model knn --trials 50 --study stop-me")
     text = last_reply(state)[0]
     assert "stopped at your request" in text and "/continue" in text
-    study = optuna.load_study(study_name="stop-me", storage=runtime.default_storage())
+    study = optuna.load_study(study_name="stop-me", storage=runs.default_storage())
     assert len([t for t in study.trials if t.state.is_finished()]) == 2
     assert not chat_graph.STOP.is_set()
 
@@ -267,7 +268,7 @@ def test_recommend_then_tune_it_then_another_family_then_more_trials_and_why(cha
                            f"{final['family']}.\n")
     assert f"Warm-started from the recommendation above: {final['family']} with {format_config(final['params'])}" \
         in text
-    study = optuna.load_study(study_name=run["study"], storage=runtime.default_storage())
+    study = optuna.load_study(study_name=run["study"], storage=runs.default_storage())
     assert study.user_attrs["target"] == "survived" and len(finished(study)) == 8
     meta = [t for t in study.trials if t.user_attrs["source"] == "meta"]
     assert meta and meta[0].params == final["params"] and meta[0].number == 1  # right after the library defaults
@@ -281,7 +282,7 @@ def test_recommend_then_tune_it_then_another_family_then_more_trials_and_why(cha
     rf = state.values["runs"][-1]
     assert path == "rules" and rf["model"] == "random_forest" and rf["inputs"]["data_path"] == str(passengers)
     assert "Warm-started" not in text  # the recommendation was for another family
-    rf_study = optuna.load_study(study_name=rf["study"], storage=runtime.default_storage())
+    rf_study = optuna.load_study(study_name=rf["study"], storage=runs.default_storage())
     assert len(finished(rf_study)) == 8  # the budget of the run it replaces
     assert not [t for t in rf_study.trials if t.user_attrs["source"] == "meta"]
 

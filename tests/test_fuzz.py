@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fault_log import record
-from tools.answers import AnswerError, parse_json_object
-from tools.search_space import SearchSpace, SearchSpaceError
-from tools.tasks import Task, TaskError, load_task, read_table
+from tunegraph.tools.llm.answers import AnswerError, parse_json_object
+from tunegraph.tools.ml.search_space import SearchSpace, SearchSpaceError
+from tunegraph.tools.ml.tasks import Task, TaskError, load_task, read_table
 
 pytestmark = pytest.mark.filterwarnings("ignore:dropped .* rows:UserWarning", "ignore:infinite values:UserWarning")
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
