@@ -10,7 +10,7 @@ from typing import Any
 
 import optuna
 
-from tunegraph.tools.llm.answers import format_config
+from tunegraph.tools.llm.answers import format_config, shown_number
 from tunegraph.tools.trials.runs import default_storage
 
 LOOKUP_RESULTS = 5
@@ -39,14 +39,15 @@ def status_text(run: dict[str, Any] | None, storage: str = "") -> str:
     if not complete:
         return head + " No successful trial yet."
     best = study.best_trial
-    return (f"{head} Best {study.user_attrs.get('metric', 'score')} {best.value:.5g} at trial {best.number} "
+    return (f"{head} Best {study.user_attrs.get('metric', 'score')} {best.value:.5g} at trial {shown_number(best.number)} "
             f"(proposed by {best.user_attrs.get('source', '?')}): {json.dumps(best.params)}")
 
 
 def explain_text(question: str, run: dict[str, Any] | None, recommendation: dict[str, Any] | None,
                  storage: str = "", latest: str = "run") -> str:
     """Why values were chosen, quoting the recorded evidence. A question naming parameters is
-    answered from the run or recommendation that has them; otherwise from the ``latest`` one."""
+    answered from the run or recommendation that has them (the ``latest`` one when both do);
+    otherwise from the ``latest`` one."""
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", question or ""))
     study = load_study(run["study"], storage) if run else None
     best = _best_trial(study)
@@ -59,8 +60,11 @@ def explain_text(question: str, run: dict[str, Any] | None, recommendation: dict
         return ("I have nothing recorded to explain yet: run /recommend or /optimize first, then ask why a value "
                 "was chosen.")
     parts: list[str] = []
-    use_run = bool(best) and (bool(asked & run_params) or (not asked and (latest == "run" or not recommendation)))
-    use_rec = bool(recommendation) and (bool(asked & rec_params) or (not asked and not use_run))
+    in_run, in_rec = bool(asked & run_params), bool(asked & rec_params)
+    if in_run and in_rec:  # "why that max_depth?" when both have one: the one of what was shown last
+        in_run, in_rec = latest == "run", latest != "run"
+    use_run = bool(best) and (in_run or (not asked and (latest == "run" or not recommendation)))
+    use_rec = bool(recommendation) and (in_rec or (not asked and not use_run))
     if use_run and run:
         parts += _explain_run(run["study"], study, best, asked)
     if use_rec:
@@ -84,7 +88,7 @@ def _explain_run(name: str, study: optuna.Study, best: optuna.trial.FrozenTrial,
            "meta": "the recommend graph's meta-knowledge proposed it (warm start)",
            "tpe": "Optuna's TPE sampled it from the trials that scored well so far",
            "random": "random search sampled it"}.get(source, f"source '{source}'")
-    lines = [f"In study {name}, the best trial ({best.number}, {study.user_attrs.get('metric', 'score')} "
+    lines = [f"In study {name}, the best trial ({shown_number(best.number)}, {study.user_attrs.get('metric', 'score')} "
              f"{best.value:.5g}) used {json.dumps(params)}: {why}."]
     if best.user_attrs.get("reasoning"):
         lines.append(f"Recorded reasoning: \"{best.user_attrs['reasoning']}\"")

@@ -28,14 +28,17 @@ from tunegraph.tools.ml.tasks import BUILTIN_DATASETS
 INTENTS = ("optimize", "recommend", "explain", "lookup", "status", "stop", "continue", "help", "unknown")
 
 HELP = """Ask in plain language, or use a command:
-  /optimize DATA [--target COL] [--model FAMILY] [--trials N] [--metric M]   tune a model (DATA: a built-in data set or a CSV/Parquet file)
-  /recommend DATA [--target COL] [--families F ...] [--evaluate]             zero-shot recommendation, no trials
+  /optimize [DATA] [--target COL] [--model FAMILY] [--trials N] [--metric M]   tune a model (DATA: a built-in data set or a CSV/Parquet file)
+  /recommend [DATA] [--target COL] [--families F ...] [--evaluate]             zero-shot recommendation, no trials
   /explain [PARAM or question]     why a value was chosen, from the recorded evidence and reasoning
   /lookup TEXT                     past experiments closest to TEXT (e.g. "knn on small data")
   /status [STUDY]                  the best trial so far
   /continue [--trials N]           resume the last optimization with N more trials (default 10)
   /stop                            how to stop a run (Ctrl-C stops it after the current trial)
   /help, /quit
+Left out, the data, model and budget are the ones this conversation is about: after a recommendation, "tune it
+with 8 trials" runs the recommended model on that data, starting from the recommended configuration; "try knn
+instead", "run 5 more trials" and "why that max_depth?" refer to the last run.
 Built-in data sets: """ + ", ".join(BUILTIN_DATASETS) + ". Model families: " + ", ".join(FAMILIES) + "."
 
 
@@ -127,7 +130,8 @@ _INTENT_WORDS = [  # first match wins: "why did you choose ... for the best tria
     ("lookup", r"\b(what (has |have )?(worked|works|did well)|past (experiments?|runs?|results)|"
                r"(experiments?|runs?) (like|with|on)|similar (data ?sets?|tasks|experiments))\b"),
     ("stop", r"\b(stop|cancel|abort|halt)\b"),
-    ("continue", r"\b(continue|resume|keep going|more trials|going again|carry on)\b"),
+    ("continue", r"\b(continue|resume|keep going|(\d+ )?more (trials?|iterations?)|run \d+ more|going again|"
+                 r"carry on)\b"),
     ("help", r"^\s*(help|\?)\s*$|\bwhat can you do\b|\bhow do i\b"),
     ("recommend", r"\b(recommend\w*|suggest\w*|which (model|settings|hyper-?parameters|parameters|configuration)|"
                   r"what (model|settings|hyper-?parameters|parameters|configuration)|zero[- ]shot|advice|advise)\b"),
@@ -136,7 +140,8 @@ _INTENT_WORDS = [  # first match wins: "why did you choose ... for the best tria
                r"how are we doing|results? so far)\b"),
 ]
 _FILE = re.compile(r"""(?:^|[\s'"(])((?:[\w.~\-/\\]+)\.(?:csv|parquet|pq|tsv|txt))\b""", re.IGNORECASE)
-_TRIALS = re.compile(r"\b(\d{1,5})\s*(?:trials?|iterations?|evaluations?|configurations?)\b|"
+_TRIALS = re.compile(r"\b(\d{1,5})\s*(?:(?:more|extra|additional|further)\s+)?"
+                     r"(?:trials?|iterations?|evaluations?|configurations?)\b|"
                      r"\bbudget\s*(?:of\s*)?(\d{1,5})\b", re.IGNORECASE)
 _TARGET = re.compile(r"\b(?:target(?:\s+column)?|predict(?:ing)?|column|label)\s*(?:is|=|:)?\s*['\"`]?([A-Za-z_][\w.\-]*)",
                      re.IGNORECASE)
@@ -147,6 +152,7 @@ _MODEL_ALIASES = {
     "logistic_regression": "logistic_regression", "ridge": "ridge", "knn": "knn", "nearest neighbo": "knn",
     "svm": "svm", "mlp": "mlp", "neural net": "mlp",
 }
+_SWITCH = r"\b(try|instead|switch(ing)? to|go with|how about|what about)\b"
 _NOT_TARGETS = {"the", "a", "an", "it", "this", "that", "column", "with", "for", "of", "in", "on", "is"}
 
 
@@ -157,6 +163,8 @@ def parse_rules(text: str) -> tuple[str | None, dict[str, Any]]:
     entities = extract_entities(text)
     if intent is None and "trials" in entities and (entities.get("dataset") or entities.get("data_path")):
         intent = "optimize"  # "houses.csv, 25 trials": a budget and data mean a run
+    if intent is None and "model" in entities and re.search(_SWITCH, lowered):
+        intent = "optimize"  # "try random forest instead": the same data (the conversation's), another family
     return intent, entities
 
 

@@ -13,7 +13,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from tunegraph.prompts import render
-from tunegraph.tools.llm.answers import format_config, format_value
+from tunegraph.tools.llm.answers import format_config, format_value, shown_number
 from tunegraph.tools.trials.distributed import counts
 from tunegraph.tools.trials.runs import run_for
 
@@ -70,7 +70,7 @@ def history_text(finished: list[FrozenTrial], direction, metric: str, max_chars:
         text = render(
             "summarizer", n_done=len(finished), n_failed=len(finished) - len(complete), metric=metric,
             best_value=format_value(float(best.value)) if best else "none",
-            best_number=best.number if best else "-",
+            best_number=shown_number(best.number) if best else "-",
             top="\n".join(_line(t) for t in _ranked(complete, direction)[:n_top]) or "(none)",
             recent="\n".join(_line(t) for t in finished[-n_recent:]) if n_recent else "(omitted)",
             since_improvement=sum(1 for t in finished if best is None or t.number > best.number),
@@ -83,7 +83,8 @@ def history_text(finished: list[FrozenTrial], direction, metric: str, max_chars:
 def _line(trial: FrozenTrial) -> str:
     source = trial.user_attrs.get("source", "?")
     result = format_value(float(trial.value)) if trial.state == TrialState.COMPLETE else "failed"
-    return f"- trial {trial.number} ({source}): {result} with {format_config(trial.params)}"
+    # numbered as the user reads them: the LLM's reasoning, quoted in explanations, cites these numbers
+    return f"- trial {shown_number(trial.number)} ({source}): {result} with {format_config(trial.params)}"
 
 
 def _ranked(complete: list[FrozenTrial], direction) -> list[FrozenTrial]:

@@ -3,7 +3,9 @@
 understand -> (plan -> confirm? -> optimize) | recommend | explain | status | reply
 
 Each turn is read by an explicit command, keyword rules or the LLM (agents/chat_intent.py),
-and every answer says which path read it. Work estimated to take longer than
+and every answer says which path read it. What a turn leaves out (the data, the model family,
+the budget, the study) comes from the conversation so far (agents/chat_context.py), and a run
+of a recommendation just shown starts from it. Work estimated to take longer than
 ``confirm_above_s`` waits for the user's yes (a LangGraph interrupt). Runs stream their trials
 as custom events; ``request_stop()`` (Ctrl-C in the terminal) stops a run after its current
 trial, and the finished trials stay in the study for ``/continue``.
@@ -24,7 +26,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
@@ -34,11 +35,12 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
+from tunegraph.agents import chat_context
 from tunegraph.agents.chat_answers import explain_text, load_study, lookup_text, status_text
 from tunegraph.agents.chat_intent import HELP, understand as read_request
 from tunegraph.graphs.context import Context
 from tunegraph.graphs.state import add_counts
-from tunegraph.tools.llm.answers import format_config
+from tunegraph.tools.llm.answers import format_config, shown_number
 from tunegraph.tools.trials.runs import default_storage, default_study_name, get_llm
 from tunegraph.tools.ml.tasks import load_task
 
@@ -65,6 +67,9 @@ class ChatState(ChatInput, total=False):
     runs: list[dict[str, Any]]
     recommendation: dict[str, Any] | None  # the latest recommendation with its evidence
     latest: str  # run | recommendation: what "why?" refers to when no parameter is named
+    # what the conversation is about (agents.chat_context): the data (name or file, target, task
+    # type), the model family and the last budget, so "tune it" and "try knn instead" need no names
+    subject: dict[str, Any] | None
     llm: Annotated[dict[str, float], add_counts]
 
 
@@ -113,37 +118,28 @@ def reply(state: ChatState) -> dict[str, Any]:
 
 
 def plan(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Turn an optimize or continue request into a job: check the data, the budget and its cost."""
+    """Turn an optimize or continue request into a job: check the data, the budget and its cost.
+    What the request leaves out (data, family, budget) comes from the conversation's subject."""
     ctx, request = runtime.context, state["request"]
     if request["intent"] == "continue":
         return _plan_continue(state, ctx)
-    inputs = {"model": request.get("model") or "xgboost"}
-    if request.get("dataset"):
-        inputs["dataset"] = request["dataset"]
-    elif request.get("data_path"):
-        path = Path(request["data_path"]).expanduser().resolve()
-        if not path.is_file():
-            return {**_say(state, f"There is no file {path}. Give a CSV or Parquet file that exists, or a built-in "
-                           "data set (breast_cancer, wine, iris, digits, diabetes)."), "job": None}
-        inputs["data_path"] = str(path)
-    else:
-        return {**_say(state, "Which data? Name a built-in data set or a file, e.g. /optimize data.csv --target "
-                       "price --trials 30."), "job": None}
-    for key in ("target", "metric"):
-        if request.get(key):
-            inputs[key] = request[key]
-    inputs["study_name"] = request.get("study_name") or default_study_name(inputs)
-    return _make_job(state, ctx, inputs, int(request.get("trials") or ctx.trials), already=0)
+    try:
+        inputs, recalled = chat_context.optimize_inputs(request, state.get("subject"), ctx.trials)
+    except chat_context.NoData as exc:
+        return {**_say(state, str(exc)), "job": None}
+    trials = inputs.pop("trials")
+    if request.get("study_name"):
+        inputs["study_name"] = request["study_name"]
+    return _make_job(state, ctx, inputs, trials, already=0, recalled=recalled)
 
 
 def _plan_continue(state: ChatState, ctx: Context) -> dict[str, Any]:
     request = state["request"]
-    runs = state.get("runs") or []
-    run = next((r for r in reversed(runs) if r["study"] == request.get("study_name")), None) if \
-        request.get("study_name") else (runs[-1] if runs else None)
+    run = chat_context.pick_run(state.get("runs") or [], request)
     if run is None:
-        return {**_say(state, "There is no optimization to continue in this conversation. Start one with /optimize."),
-                "job": None}
+        named = _named(request)
+        return {**_say(state, "There is no optimization " + (f"of {named} " if named else "")
+                       + "to continue in this conversation. Start one with /optimize."), "job": None}
     study = load_study(run["study"], ctx.storage)
     if study is None:
         return {**_say(state, f"The study {run['study']} is no longer in the storage."), "job": None}
@@ -152,18 +148,37 @@ def _plan_continue(state: ChatState, ctx: Context) -> dict[str, Any]:
     return _make_job(state, ctx, dict(run["inputs"]), done + more, already=done)
 
 
-def _make_job(state: ChatState, ctx: Context, inputs: dict[str, Any], budget: int, already: int) -> dict[str, Any]:
+def _make_job(state: ChatState, ctx: Context, inputs: dict[str, Any], budget: int, already: int,
+              recalled: dict[str, str] | None = None) -> dict[str, Any]:
+    from tunegraph.tools.ml.models import get_family
+
+    recalled, notes = dict(recalled or {}), []
     try:
         task = load_task(dataset=inputs.get("dataset"), data=inputs.get("data_path"), target=inputs.get("target"),
                          task_type=inputs.get("task_type"))
-        from tunegraph.tools.ml.models import get_family
-
-        get_family(inputs["model"], task.task_type)
+        try:
+            get_family(inputs["model"], task.task_type)
+        except ValueError:
+            if "model" not in recalled:
+                raise
+            # a family remembered from other data that cannot do this task: the default one, said so
+            del recalled["model"]
+            notes.append(f"model {chat_context.DEFAULT_MODEL}: the {inputs['model']} from earlier does not do "
+                         f"{task.task_type}")
+            inputs = {**inputs, "model": chat_context.DEFAULT_MODEL}
+            get_family(inputs["model"], task.task_type)
     except ValueError as exc:
         return {**_say(state, f"I cannot start that optimization: {exc}"), "job": None}
+    notes = chat_context.recalled_note(recalled) + notes
+    inputs.setdefault("study_name", default_study_name(inputs))  # named after the family that runs
     estimate = estimate_seconds(task, inputs["model"], budget - already, ctx)
+    warm = chat_context.warm_configs(state.get("recommendation"), inputs) if not already else []
+    if warm:
+        notes.append(chat_context.warm_note(warm, inputs["model"]))
+    subject = chat_context.remember(state.get("subject"), inputs, task.task_type, inputs["model"],
+                                    None if already else budget)
     return {"job": {"inputs": inputs, "trials": budget, "new_trials": budget - already, "estimate_s": estimate,
-                    "task": task.describe()}}
+                    "task": task.describe(), "notes": notes, "warm_configs": warm}, "subject": subject}
 
 
 def estimate_seconds(task, family: str, trials: int, ctx: Context) -> float:
@@ -194,7 +209,8 @@ def confirm(state: ChatState) -> dict[str, Any]:
     """Ask before a long run (an interrupt: the terminal asks y/N, Studio shows a resume box)."""
     job = state["job"]
     data = job["inputs"].get("dataset") or job["inputs"].get("data_path")
-    answer = interrupt({"question": f"Run {job['new_trials']} trials of {job['inputs']['model']} on {data}? "
+    warm = ", warm-started from the recommendation above," if job.get("warm_configs") else ""
+    answer = interrupt({"question": f"Run {job['new_trials']} trials of {job['inputs']['model']} on {data}{warm}? "
                         f"That takes about {_duration(job['estimate_s'])} (estimate). Go ahead? [y/N]",
                         "job": job})
     approved = answer.get("approve") if isinstance(answer, dict) else str(answer).strip().lower() in YES
@@ -221,17 +237,19 @@ def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     runs = [r for r in (state.get("runs") or []) if r["study"] != inputs["study_name"]]
     runs.append({"study": inputs["study_name"], "inputs": inputs, "model": inputs["model"],
                  "data": inputs.get("dataset") or inputs.get("data_path")})
+    warm = job.get("warm_configs") or []
+    graph_inputs = {**inputs, "warm_configs": warm} if warm else inputs  # not in the run record: /continue has them
     STOP.clear()
     started, stopped, last = time.perf_counter(), False, {}
     write({"event": "run_started", "study": inputs["study_name"], "trials": job["trials"], "task": job["task"]})
     try:
-        for update in graph.stream(inputs, {"recursion_limit": 100_000}, context=run_ctx, stream_mode="updates"):
+        for update in graph.stream(graph_inputs, {"recursion_limit": 100_000}, context=run_ctx,
+                                   stream_mode="updates"):
             for node, values in update.items():
                 last.update(values or {})
                 write({"event": "step", "node": node})
                 if node == "summarize" and (values or {}).get("n_done") is not None:
-                    write({"event": "trial", "n_done": values["n_done"], "total": job["trials"],
-                           "best": last.get("best_value"), "last": last.get("last_result")})
+                    write(trial_event(last, job["trials"]))
                     if STOP.is_set():
                         stopped = True
                         break
@@ -243,10 +261,35 @@ def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
         STOP.clear()
     wall = time.perf_counter() - started
     why = "stopped at your request after the current trial" if stopped else (last.get("stop_reason") or "done")
-    text = status_text(runs[-1], storage) + f"\nRun ended: {why}, {wall:.0f} s."
+    text = _sentences(job.get("notes") or [])
+    if warm:
+        text += _warm_outcome(warm[0]["params"], inputs["study_name"], storage)
+    text += status_text(runs[-1], storage) + f"\nRun ended: {why}, {wall:.0f} s."
     if stopped:
         text += " Say /continue to go on; the finished trials are kept."
     return {**_say(state, text), "runs": runs, "job": None, "llm": last.get("llm") or {}, "latest": "run"}
+
+
+def _warm_outcome(params: dict[str, Any], study_name: str, storage: str) -> str:
+    """Where the recommended configuration ran in the study, and how it scored."""
+    study = load_study(study_name, storage)
+    trial = next((t for t in (study.trials if study else []) if t.user_attrs.get("source") == "meta"
+                  and t.params == params and t.state.is_finished()), None)
+    if trial is None:
+        return ""
+    outcome = f"{study.user_attrs.get('metric', 'score')} {trial.value:.5g}" if trial.value is not None else "failed"
+    return f"The recommended configuration ran as trial {shown_number(trial.number)}: {outcome}.\n"
+
+
+def trial_event(state: dict[str, Any], total: int) -> dict[str, Any]:
+    """A streamed progress event. ``number`` and ``best_number`` are the trials' numbers as every
+    answer shows them (from 1, see tools.answers.shown_number), so "trial 6/8 ... best (trial 6)"
+    and "best ... at trial 6" name the same trial; ``n_done`` counts the finished ones."""
+    last = dict(state.get("last_result") or {})
+    if last.get("number") is not None:
+        last["number"] = shown_number(last["number"])
+    return {"event": "trial", "n_done": state["n_done"], "total": total, "number": last.get("number"),
+            "best": state.get("best_value"), "best_number": shown_number(state.get("best_number")), "last": last}
 
 
 def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -254,17 +297,11 @@ def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     from tunegraph.graphs.recommend import builder as recommend_builder
 
     request = state["request"]
-    inputs: dict[str, Any] = {}
-    if request.get("dataset"):
-        inputs["dataset"] = request["dataset"]
-    elif request.get("data_path"):
-        path = Path(request["data_path"]).expanduser().resolve()
-        if not path.is_file():
-            return _say(state, f"There is no file {path}.")
-        inputs["data_path"] = str(path)
-    else:
-        return _say(state, "Which data? Name a built-in data set or a file, e.g. /recommend data.csv --target price.")
-    for key in ("target", "metric", "families", "evaluate"):
+    try:
+        inputs, notes = chat_context.recommend_data(request, state.get("subject"))
+    except chat_context.NoData as exc:
+        return _say(state, str(exc))
+    for key in ("families", "evaluate"):
         if request.get(key):
             inputs[key] = request[key]
     get_stream_writer()({"event": "step", "node": "recommend graph: retrieving evidence"})
@@ -274,7 +311,8 @@ def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
         return _say(state, f"I cannot recommend for that: {exc}")
     final, evaluation = out["final"], out.get("evaluation")
     judgement = final["judgement"]
-    text = (f"I recommend {final['family']} with {format_config(final['params'])}.\n"
+    text = _sentences(notes)
+    text += (f"I recommend {final['family']} with {format_config(final['params'])}.\n"
             f"Expected: normalized score {final['expected_score']:.3f} (1 = best known on similar data), fit time "
             f"{final['expected_fit_time_s']:.2g} s.\nWhy: {final['justification']}\n"
             f"Judge: score {judgement['score']:.2f} ({'accepted' if judgement['passed'] else 'best of the rounds'}), "
@@ -282,21 +320,37 @@ def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     if evaluation and evaluation.get("status") == "ok":
         text += f"\nCross-validated {evaluation['metric']}: {evaluation['mean']:.5g} ± {evaluation['std']:.2g}."
     record = {"final": final, "evidence": out.get("evidence"), "evaluation": evaluation, "inputs": inputs}
-    return {**_say(state, text), "recommendation": record, "llm": out.get("llm") or {}, "latest": "recommendation"}
+    subject = chat_context.remember(state.get("subject"), inputs, out.get("task_type"), final["family"])
+    return {**_say(state, text), "recommendation": record, "llm": out.get("llm") or {}, "latest": "recommendation",
+            "subject": subject}
 
 
 def explain(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
-    runs = state.get("runs") or []
-    text = explain_text(state["request"].get("question") or "", runs[-1] if runs else None,
-                        state.get("recommendation"), runtime.context.storage, state.get("latest") or "run")
+    """Why a value was chosen: in the last study (or the last on the data the question names),
+    or in the recommendation."""
+    run = chat_context.pick_run(state.get("runs") or [], state["request"])
+    text = explain_text(state["request"].get("question") or "", run, state.get("recommendation"),
+                        runtime.context.storage, state.get("latest") or "run")
     return _say(state, text)
 
 
 def status(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
-    runs = state.get("runs") or []
-    name = state["request"].get("study_name")
-    run = {"study": name} if name else (runs[-1] if runs else None)
+    """The best trial of the study named, or of the last (on the data or family named)."""
+    request, runs = state["request"], state.get("runs") or []
+    run = {"study": request["study_name"]} if request.get("study_name") else chat_context.pick_run(runs, request)
+    if run is None and runs:
+        return _say(state, f"There is no optimization of {_named(request)} in this conversation; /status shows the "
+                    "last one.")
     return _say(state, status_text(run, runtime.context.storage))
+
+
+def _sentences(notes: list[str]) -> str:
+    """Notes as the first lines of an answer: "From earlier in this conversation: data wine.\n"."""
+    return "".join(f"{note[0].upper()}{note[1:]}.\n" for note in notes)
+
+
+def _named(request: dict[str, Any]) -> str:
+    return " on ".join(v for v in (request.get("model"), request.get("dataset"), request.get("data_path")) if v)
 
 
 def lookup(state: ChatState) -> dict[str, Any]:

@@ -115,11 +115,11 @@ def _show_event(event: dict[str, Any], write) -> None:
         write(f"  · {event['node']}")
     elif kind == "step" and event.get("detail"):
         write(f"  · {event['detail']}")
-    elif kind == "trial" and event.get("n_done"):
+    elif kind == "trial" and event.get("number"):  # none before the first trial of a run (or of a /continue)
         last = event.get("last") or {}
         outcome = f"{last['value']:.5g}" if last.get("value") is not None else last.get("status", "")
-        best = f"{event['best']:.5g}" if event.get("best") is not None else "-"
-        write(f"  trial {event['n_done']}/{event['total']} ({last.get('source', '?')}): {outcome}   best {best}")
+        best = f"{event['best']:.5g} (trial {event['best_number']})" if event.get("best") is not None else "-"
+        write(f"  trial {event['number']}/{event['total']} ({last.get('source', '?')}): {outcome}   best {best}")
 
 
 def _format_message(message) -> str:

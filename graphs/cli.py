@@ -577,6 +577,7 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
 
     out = Console()  # the result goes to stdout, progress and notes to stderr
 
+    from tunegraph.tools.llm.answers import shown_number
     from tunegraph.tools.trials.distributed import counts
 
     finished = [t for t in run.study.trials if t.state.is_finished()]
@@ -589,8 +590,10 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
     if complete:
         best = run.study.best_trial
     table = Table(title=f"TuneGraph result: {run.study.study_name}", show_header=False)
-    table.add_row("best " + run.metric.name, f"{best.value:.6g} (trial {best.number}, {best.user_attrs.get('source')})"
-                  if best else "no successful trial")
+    best_row = "no successful trial"
+    if best:  # the trial number as the progress line counts, from 1; --out keeps Optuna's own
+        best_row = f"{best.value:.6g} (trial {shown_number(best.number)}, {best.user_attrs.get('source')})"
+    table.add_row("best " + run.metric.name, best_row)
     if best:
         table.add_row("best configuration", json.dumps(best.params))
         if best.user_attrs.get("cv_std") is not None:

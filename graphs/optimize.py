@@ -43,12 +43,23 @@ def route_after_summary(state: OptimizeState) -> str:
 
 
 def warm_start(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Ask the recommend graph (a subgraph) for the family's best configurations and enqueue the
-    top K as the first trials, with source 'meta'. Skipped when K is 0 or the study has them."""
-    k = runtime.context.warm_start
+    """Enqueue the input's ``warm_configs``, then ask the recommend graph (a subgraph) for the
+    family's best configurations and enqueue the top K, all as the first trials with source 'meta'.
+    Skipped when there is nothing to enqueue or the study has them."""
+    k, given = runtime.context.warm_start, state.get("warm_configs") or []
     run = run_for(state, runtime.context)
-    if k <= 0 or any(t.user_attrs.get("source") == "meta" for t in run.study.trials):
+    if (k <= 0 and not given) or any(t.user_attrs.get("source") == "meta" for t in run.study.trials):
         return {}
+    tried = [t.params for t in run.study.trials]
+    added = []
+    for config in given:
+        if config["params"] not in tried and config["params"] not in added:
+            why = str(config.get("reasoning") or "given with the run")[:1000]
+            run.study.enqueue_trial(config["params"], user_attrs={"source": "meta", "reasoning": why})
+            added.append(config["params"])
+    notes = [f"{len(added)} configurations given with the run"] if given else []
+    if k <= 0:
+        return {"warm_start_notes": notes}
     from tunegraph.graphs.recommend import graph as recommend_graph
 
     inputs = {key: state[key] for key in ("dataset", "data_path", "target", "task_type") if state.get(key)}
@@ -56,20 +67,19 @@ def warm_start(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any
     try:
         out = recommend_graph.invoke(inputs, context=replace(runtime.context, n_candidates=max(k, 5)))
     except (MetaDatasetError, MetaLearnerError) as exc:
-        return {"warm_start_notes": [f"no warm start: {exc}"]}
+        return {"warm_start_notes": [*notes, f"no warm start{' from the recommend graph' if notes else ''}: {exc}"]}
     final = out["final"]
     configs = [(final["params"], final["justification"])]
     configs += [(c["params"], "; ".join(c["shap"][:3])) for c in out["evidence"]["candidates"]]
-    tried = [t.params for t in run.study.trials]
-    added = []
+    n_given = len(added)
     for params, why in configs:
-        if len(added) == k:
+        if len(added) == n_given + k:
             break
         if params not in tried and params not in added:
             run.study.enqueue_trial(params, user_attrs={"source": "meta", "reasoning": why[:1000]})
             added.append(params)
-    return {"warm_start_notes": [f"{len(added)} configurations from the recommend graph ({final['source']})"],
-            "llm": out.get("llm") or {}}
+    return {"warm_start_notes": [*notes, f"{len(added) - n_given} configurations from the recommend graph "
+                                 f"({final['source']})"], "llm": out.get("llm") or {}}
 
 
 builder = StateGraph(OptimizeState, input_schema=OptimizeInput, context_schema=Context)

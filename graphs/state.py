@@ -24,6 +24,9 @@ class OptimizeInput(TypedDict, total=False):
     model: str  # model family, e.g. xgboost
     metric: str  # e.g. roc_auc, rmse (a default per task when absent)
     study_name: str  # the Optuna study; also the name a run resumes by
+    # configurations to try first, source 'meta': [{"params", "reasoning"}], e.g. the recommendation
+    # the chat just showed, so the run starts from what the user was told (see Context.warm_start)
+    warm_configs: list[dict[str, Any]]
 
 
 class OptimizeState(OptimizeInput, total=False):

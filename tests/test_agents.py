@@ -34,6 +34,15 @@ def test_history_stays_within_budget_however_many_trials():
     assert "0.996" in best  # 0.9 + 96/1000, the best value, is always quoted
 
 
+def test_history_numbers_trials_as_the_user_reads_them():
+    """From 1, like the chat's lines: an LLM's reasoning that cites a trial names the one the user sees."""
+    study = optuna.create_study(direction="maximize")
+    for trial in many_trials(3):
+        study.add_trial(trial)
+    text = history_text(study.trials, study.direction, "roc_auc")
+    assert "(trial 3)" in text and "- trial 1 (tpe)" in text and "- trial 0 " not in text
+
+
 def test_stop_rules():
     ctx = Context(trials=10, patience=3, time_budget=60)
     assert stop_reason(10, 0, 0.0, ctx).startswith("trial budget")

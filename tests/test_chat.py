@@ -15,6 +15,7 @@ from tests.test_recommend import kb  # noqa: F401  (fixture: a small meta-datase
 from tests.test_metalearner import small_metadataset  # noqa: F401
 from tunegraph.tools.meta import knowledge
 from tunegraph.tools.trials import runs
+from tunegraph.tools.llm.answers import format_config
 
 
 @pytest.fixture
@@ -67,6 +68,13 @@ def test_bad_commands_become_help_with_the_reason(text, error):
     ("what worked on small data sets with knn?", "lookup", {"model": "knn"}),
     ("show me past experiments like iris", "lookup", {"dataset": "iris"}),
     ("hello there", None, {}),
+    # what a conversation says next: the data (and the family) come from earlier
+    ("tune it with 8 trials", "optimize", {"trials": 8, "dataset": None, "data_path": None}),
+    ("try random forest instead", "optimize", {"model": "random_forest"}),
+    ("run 10 more trials", "continue", {"trials": 10}),
+    ("more trials", "continue", {"trials": None}),
+    ("which model should I use for titanic.csv predicting survived?", "recommend",
+     {"data_path": "titanic.csv", "target": "survived"}),
 ])
 def test_rules_read_plain_language(text, intent, entities):
     found_intent, found = parse_rules(text)
@@ -142,6 +150,28 @@ def test_confirmed_run_streams_trials_then_status_explain_and_continue(chat):
     assert len([t for t in study.trials if t.state.is_finished()]) == 9
 
 
+def test_one_trial_numbering_in_streamed_lines_summary_status_and_explanation(chat):
+    """Streamed lines count trials from 1; the summary, /status and "why?" name the same trial
+    by the same number (Optuna's trial.number, from 0, stays internal)."""
+    from tunegraph.graphs.chat_cli import _show_event
+
+    state, events = chat("/optimize iris --model knn --trials 6 --study numbered")
+    trials = [c for mode, c in events if mode == "custom" and c["event"] == "trial" and c["number"]]
+    assert [t["number"] for t in trials] == [1, 2, 3, 4, 5, 6]
+    best = optuna.load_study(study_name="numbered", storage=runs.default_storage()).best_trial
+    shown = best.number + 1
+    assert trials[-1]["best_number"] == shown
+    assert next(t for t in trials if t["number"] == shown)["last"]["value"] == best.value
+    assert f"at trial {shown} " in last_reply(state)[0]
+    lines = []
+    _show_event(trials[-1], lines.append)
+    assert lines[0].startswith("  trial 6/6 (") and lines[0].endswith(f"best {best.value:.5g} (trial {shown})")
+    state, _ = chat("/status")
+    assert f"at trial {shown} " in last_reply(state)[0]
+    state, _ = chat("why that n_neighbors?")
+    assert f"the best trial ({shown}, accuracy" in last_reply(state)[0]
+
+
 def test_stop_request_ends_a_run_after_the_current_trial(chat, monkeypatch):
     original = chat_graph.get_stream_writer
 
@@ -208,3 +238,122 @@ def test_storage_url_stays_out_of_the_conversation_state(chat, tmp_path):
     assert "secret-studies" not in repr(state.values)  # the checkpoint holds no storage URL
     state, _ = chat("/status", storage=url)
     assert "Study kept-apart" in last_reply(state)[0] and "2 trials finished" in last_reply(state)[0]
+
+
+# --- the conversation's context ----------------------------------------------------------------
+@pytest.fixture
+def passengers(tmp_path):
+    """A small binary CSV whose target is 'survived' (the user's report), in the working directory."""
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame.iloc[:150, [0, 1, 2, 3, 4, 5, -1]]
+    frame.rename(columns={"target": "survived"}).to_csv(tmp_path / "passengers.csv", index=False)
+    return tmp_path / "passengers.csv"
+
+
+def finished(study):
+    return [t for t in study.trials if t.state.is_finished()]
+
+
+def test_recommend_then_tune_it_then_another_family_then_more_trials_and_why(chat, kb, passengers):  # noqa: F811
+    state, _ = chat("which model should I use for passengers.csv predicting survived?")
+    final = state.values["recommendation"]["final"]
+    assert last_reply(state)[1] == "rules" and f"I recommend {final['family']}" in last_reply(state)[0]
+
+    state, events = chat("tune it with 8 trials", folds=3)  # was: "Which data?"
+    text, path = last_reply(state)
+    run = state.values["runs"][-1]
+    assert path == "rules" and run["inputs"]["data_path"] == str(passengers) and run["model"] == final["family"]
+    assert text.startswith("From earlier in this conversation: data passengers.csv (target survived), model "
+                           f"{final['family']}.\n")
+    assert f"Warm-started from the recommendation above: {final['family']} with {format_config(final['params'])}" \
+        in text
+    study = optuna.load_study(study_name=run["study"], storage=runs.default_storage())
+    assert study.user_attrs["target"] == "survived" and len(finished(study)) == 8
+    meta = [t for t in study.trials if t.user_attrs["source"] == "meta"]
+    assert meta and meta[0].params == final["params"] and meta[0].number == 1  # right after the library defaults
+    assert meta[0].user_attrs["reasoning"].startswith("the recommendation: ")
+    assert f"The recommended configuration ran as trial 2: {study.user_attrs['metric']} {meta[0].value:.5g}." in text
+    streamed = [c for mode, c in events if mode == "custom" and c["event"] == "trial" and c["number"]]
+    assert streamed[1]["last"]["source"] == "meta" and streamed[1]["number"] == 2
+
+    state, _ = chat("try random forest instead", folds=3)
+    text, path = last_reply(state)
+    rf = state.values["runs"][-1]
+    assert path == "rules" and rf["model"] == "random_forest" and rf["inputs"]["data_path"] == str(passengers)
+    assert "Warm-started" not in text  # the recommendation was for another family
+    rf_study = optuna.load_study(study_name=rf["study"], storage=runs.default_storage())
+    assert len(finished(rf_study)) == 8  # the budget of the run it replaces
+    assert not [t for t in rf_study.trials if t.user_attrs["source"] == "meta"]
+
+    state, _ = chat("run 3 more trials", folds=3)
+    assert "11 trials finished" in last_reply(state)[0] and state.values["runs"][-1]["study"] == rf["study"]
+    assert len(finished(rf_study)) == 11 and len(finished(study)) == 8
+    state, _ = chat("more trials", folds=3)  # 10 more by default
+    assert len(finished(rf_study)) == 21
+
+    state, _ = chat("why that max_depth?")
+    best = rf_study.best_trial
+    text = last_reply(state)[0]
+    assert text.startswith(f"In study {rf['study']}, the best trial ({best.number + 1}, roc_auc") and \
+        f'"max_depth": {best.params["max_depth"]}' in text
+
+    # an explicit mention wins over the remembered data and family
+    state, _ = chat("tune knn on iris with 3 trials", folds=3)
+    latest = state.values["runs"][-1]
+    assert (latest["data"], latest["model"]) == ("iris", "knn") and "earlier in this conversation" not in \
+        last_reply(state)[0]
+    state, _ = chat(f"run 2 more trials of {final['family']}", folds=3)  # the last run of that family
+    assert state.values["runs"][-1]["study"] == run["study"] and len(finished(study)) == 10
+    state, _ = chat("run 2 more trials of svm")
+    assert "There is no optimization of svm to continue" in last_reply(state)[0]
+
+
+def test_data_named_again_keeps_its_target_and_warm_starts(chat, kb, passengers):  # noqa: F811
+    chat("/recommend passengers.csv --target survived --families knn logistic_regression")
+    final = chat("/status")[0].values["recommendation"]["final"]
+    state, _ = chat("tune passengers.csv with 4 trials", folds=3)
+    text = last_reply(state)[0]
+    assert "Warm-started from the recommendation above" in text and "4 trials finished" in text
+    # named in the message: its target (and the recommended family) came from memory
+    assert text.startswith(f"From earlier in this conversation: target survived, model {final['family']}.\n")
+    run = state.values["runs"][-1]
+    assert run["inputs"]["target"] == "survived" and run["model"] == final["family"]
+
+
+def test_why_that_parameter_answers_for_what_was_shown_last(chat, kb):  # noqa: F811
+    chat("/recommend wine --families knn")
+    state, _ = chat("tune it with 3 trials", folds=3)
+    assert "Warm-started from the recommendation above: knn" in last_reply(state)[0]
+    state, _ = chat("why that n_neighbors?")  # the run and the recommendation both have one: the run's
+    text = last_reply(state)[0]
+    assert text.startswith("In study wine-knn-") and "The recommendation was" not in text
+    chat("/recommend wine --families knn")
+    state, _ = chat("why that n_neighbors?")
+    assert last_reply(state)[0].startswith("The recommendation was knn")
+
+
+def test_no_data_anywhere_still_asks_which_data(chat):
+    state, _ = chat("tune it with 8 trials")
+    assert last_reply(state)[0].startswith("Which data?")
+    state, _ = chat("which model should I use?")
+    assert last_reply(state)[0].startswith("Which data?") and "/recommend data.csv" in last_reply(state)[0]
+
+
+def test_the_llm_reading_path_uses_the_conversation_too(chat, kb, monkeypatch):  # noqa: F811
+    """Messages only the LLM can read ("put it through 5 trials") refer to the remembered data."""
+    llm = scripted_llm('{"intent": "recommend", "data": "wine"}', '{"intent": "optimize", "trials": 5}',
+                       '{"intent": "optimize", "model": "random forest"}')
+    monkeypatch.setattr(chat_graph, "get_llm", lambda spec: llm)
+    state, _ = chat("wine, please: what would you pick?")
+    final = state.values["recommendation"]["final"]
+    assert last_reply(state)[1] == "llm"
+    state, _ = chat("now put it through 5 trials", folds=3)
+    text, path = last_reply(state)
+    run = state.values["runs"][-1]
+    assert path == "llm" and (run["data"], run["model"]) == ("wine", final["family"])
+    assert "Warm-started from the recommendation above" in text and "5 trials finished" in text
+    state, _ = chat("and a random forest, please", folds=3)
+    text, path = last_reply(state)
+    run = state.values["runs"][-1]
+    assert path == "llm" and (run["data"], run["model"]) == ("wine", "random_forest") and "5 trials finished" in text

@@ -26,6 +26,9 @@ def test_optimize_without_llm_prints_the_result_and_writes_json(capsys, tmp_path
     assert result["n_trials"] == 4 and result["study"] == "wine-rf" and result["metric"] == "accuracy"
     assert result["best_value"] == max(t["value"] for t in result["trials"])
     assert result["trials_by_source"] == {"init": 1, "tpe": 3}
+    best = next(t for t in result["trials"] if t["value"] == result["best_value"])
+    assert result["best_trial"] == best["number"]  # Optuna's number in the file, the 1-based one on screen
+    assert f"(trial {best['number'] + 1}, {best['source']})" in out
 
 
 def test_csv_file_with_categoricals_and_missing_values(capsys, tmp_path):

@@ -35,6 +35,20 @@ def test_no_llm_runs_the_budget_with_defaults_first():
     assert final["best_value"] == max(t.value for t in done)
 
 
+def test_given_warm_configs_are_the_first_trials_after_the_defaults():
+    """A configuration handed in (the chat's recommendation) runs as a 'meta' trial, once: a duplicate
+    or a resumed study does not enqueue it again."""
+    given = {"n_neighbors": 11, "weights": "distance", "p": 1}
+    warm = [{"params": given, "reasoning": "the recommendation: close neighbours vote"}, {"params": given}]
+    final = invoke({**IRIS_KNN, "warm_configs": warm}, Context(llm="none", trials=4, folds=3))
+    done = trials()
+    assert [t.user_attrs["source"] for t in done] == ["init", "meta", "tpe", "tpe"]
+    assert done[1].params == given and done[1].user_attrs["reasoning"] == "the recommendation: close neighbours vote"
+    assert final["warm_start_notes"] == ["1 configurations given with the run"]
+    invoke({**IRIS_KNN, "warm_configs": warm}, Context(llm="none", trials=5, folds=3), thread="again")
+    assert [t.user_attrs["source"] for t in trials()].count("meta") == 1
+
+
 GARBAGE = ["I think k should be small!", '{"config": {"n_neighbors": "many"}}', "{\"config\": [1, 2",
            '{"configs": []}', '{"config": {"n_neighbors": 3, "weights": "sideways", "p": 2}}']
 

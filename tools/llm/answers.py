@@ -139,3 +139,14 @@ def format_value(value: Any) -> str:
 
 def format_config(config: dict[str, Any]) -> str:
     return "{" + ", ".join(f'"{k}": {format_value(v)}' for k, v in config.items()) + "}"
+
+
+def shown_number(number: int | None) -> int | None:
+    """The trial number a user reads: Optuna's ``trial.number`` counts from 0, people (and the
+    streamed ``trial 6/8`` lines) from 1. Internal records keep Optuna's number.
+
+    Example:
+        >>> shown_number(5)
+        6
+    """
+    return None if number is None else int(number) + 1
