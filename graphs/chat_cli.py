@@ -81,7 +81,7 @@ def _resume(interrupts, read, write):
 
 def _turn(graph, payload: Any, config: dict, context: Context, write) -> tuple:
     """Stream one turn; returns the interrupts the turn ended on (empty when it finished)."""
-    from tunegraph.graphs.chat import request_stop
+    from tunegraph.agents.chat import request_stop
     from tunegraph.graphs.ctrl_c import CtrlC
 
     def on_first_press() -> None:

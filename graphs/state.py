@@ -5,6 +5,9 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
 
 def add_counts(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:
     """Reducer: sum counters key by key (LLM calls, fallbacks, seconds)."""
@@ -77,4 +80,25 @@ class RecommendState(RecommendInput, total=False):
     final: dict[str, Any]  # the best-scored recommendation with its judgement
     evaluation: dict[str, Any] | None  # real cross-validation of the final recommendation
     elapsed_s: Annotated[float, operator.add]
+    llm: Annotated[dict[str, float], add_counts]
+
+
+class ChatInput(TypedDict):
+    """A chat turn: the new message(s)."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+class ChatState(ChatInput, total=False):
+    request: dict[str, Any]  # this turn's request (agents.chat_intent.ChatRequest)
+    handled_by: str  # command | rules | llm: who read this turn
+    job: dict[str, Any] | None  # the optimization about to run: inputs, budget, estimate
+    # this conversation's optimizations (study, data, model); the storage URL stays in the run
+    # context, so a password in it never reaches the checkpoint file
+    runs: list[dict[str, Any]]
+    recommendation: dict[str, Any] | None  # the latest recommendation with its evidence
+    latest: str  # run | recommendation: what "why?" refers to when no parameter is named
+    # what the conversation is about (agents.chat_context): the data (name or file, target, task
+    # type), the model family and the last budget, so "tune it" and "try knn instead" need no names
+    subject: dict[str, Any] | None
     llm: Annotated[dict[str, float], add_counts]

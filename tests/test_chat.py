@@ -8,6 +8,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 from tunegraph.agents.chat_intent import parse_command, parse_rules, understand
+from tunegraph.agents import chat as chat_agent
 from tunegraph.graphs import chat as chat_graph
 from tunegraph.graphs.context import Context
 from tests.helpers import scripted_llm
@@ -173,7 +174,7 @@ def test_one_trial_numbering_in_streamed_lines_summary_status_and_explanation(ch
 
 
 def test_stop_request_ends_a_run_after_the_current_trial(chat, monkeypatch):
-    original = chat_graph.get_stream_writer
+    original = chat_agent.get_stream_writer
 
     def writer_that_stops():
         write = original()
@@ -181,16 +182,16 @@ def test_stop_request_ends_a_run_after_the_current_trial(chat, monkeypatch):
         def write_and_stop(event):
             write(event)
             if event.get("event") == "trial" and event.get("n_done") == 2:
-                chat_graph.request_stop()  # what Ctrl-C does in the terminal
+                chat_agent.request_stop()  # what Ctrl-C does in the terminal
         return write_and_stop
 
-    monkeypatch.setattr(chat_graph, "get_stream_writer", writer_that_stops)
+    monkeypatch.setattr(chat_agent, "get_stream_writer", writer_that_stops)
     state, _ = chat("/optimize iris --model knn --trials 50 --study stop-me")
     text = last_reply(state)[0]
     assert "stopped at your request" in text and "/continue" in text
     study = optuna.load_study(study_name="stop-me", storage=runs.default_storage())
     assert len([t for t in study.trials if t.state.is_finished()]) == 2
-    assert not chat_graph.STOP.is_set()
+    assert not chat_agent.STOP.is_set()
 
 
 def test_recommend_then_explain_quotes_its_evidence(chat, kb):  # noqa: F811
@@ -344,7 +345,7 @@ def test_the_llm_reading_path_uses_the_conversation_too(chat, kb, monkeypatch): 
     """Messages only the LLM can read ("put it through 5 trials") refer to the remembered data."""
     llm = scripted_llm('{"intent": "recommend", "data": "wine"}', '{"intent": "optimize", "trials": 5}',
                        '{"intent": "optimize", "model": "random forest"}')
-    monkeypatch.setattr(chat_graph, "get_llm", lambda spec: llm)
+    monkeypatch.setattr(chat_agent, "get_llm", lambda spec: llm)
     state, _ = chat("wine, please: what would you pick?")
     final = state.values["recommendation"]["final"]
     assert last_reply(state)[1] == "llm"
