@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+EXIT_NO_RESULT = 1  # the run ended without one successful trial: the table says why
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--patience", type=int, default=0,
                      help="stop after N trials without improvement (0 = off; SLLMBO used 15 for llm, 5 for llm_tpe)")
     opt.add_argument("--time-budget", type=float, default=0.0, help="stop after this many seconds (0 = no limit)")
+    opt.add_argument("--fail-fast", type=int, default=3, metavar="N",
+                     help="stop early when the first N trials all failed, naming the reason (0 = off; default 3)")
     opt.add_argument("--warm-start", type=int, default=0, metavar="K",
                      help="first trials: the recommend graph's top K configurations (source 'meta')")
     opt.add_argument("--no-learn", action="store_true",
@@ -180,6 +183,8 @@ def run_optimize(args: argparse.Namespace) -> int:
         return _error(f"--warm-start must be >= 0, got {args.warm_start}")
     if args.folds < 2:
         return _error(f"--folds must be at least 2, got {args.folds}")
+    if args.fail_fast < 0:
+        return _error(f"--fail-fast must be >= 0, got {args.fail_fast}")
     if not 0.0 <= args.p_llm <= 1.0:
         return _error(f"--p-llm must be within [0, 1], got {args.p_llm}")
     if args.data and not args.target:
@@ -189,7 +194,8 @@ def run_optimize(args: argparse.Namespace) -> int:
     from graphs.context import Context
 
     context = Context(llm=args.llm, sampler=args.sampler, p_llm=args.p_llm, trials=args.trials,
-                      time_budget=args.time_budget, patience=args.patience, seed=args.seed, folds=args.folds,
+                      time_budget=args.time_budget, patience=args.patience, fail_fast=args.fail_fast,
+                      seed=args.seed, folds=args.folds,
                       warm_start=args.warm_start, learn=not args.no_learn,
                       trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
     from tools.distributed import StorageError, WorkerBusy
@@ -244,6 +250,13 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
             return EXIT_INTERRUPTED
         final = graph.get_state(config).values
     _report(run, final, time.perf_counter() - started, console, args)
+    if final.get("n_done") and final.get("n_failed") == final.get("n_done"):  # no result: say why, and exit non-zero
+        from agents.summarizer import failure_reasons, finished_trials
+
+        top = failure_reasons(finished_trials(run.study), limit=1)
+        print(f"tunegraph: error: no trial succeeded ({final['n_failed']} failed); most common reason"
+              + (f" ({top[0][1]} of {final['n_failed']}): {top[0][0]}" if top else ": none recorded"), file=sys.stderr)
+        return EXIT_NO_RESULT
     return 0
 
 
@@ -511,6 +524,11 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
     table.add_row("trials", f"{len(trials)} finished ({len(trials) - len(complete)} failed)"
                   + (f", {abandoned} abandoned by a dead worker and run again" if abandoned else ""))
     table.add_row("trials by source", ", ".join(f"{k}: {v}" for k, v in sorted(by_source.items())) or "-")
+    from agents.summarizer import failure_reasons
+
+    reasons = failure_reasons(trials)
+    if reasons:  # the most common first: one model error usually explains most failures
+        table.add_row("failure reasons", "\n".join(f"{count} x {_shorten(reason, 160)}" for reason, count in reasons))
     calls = int(llm.get("calls", 0))
     table.add_row("LLM", (run.llm.name if run.llm else "none") + (
         f": {calls} calls, {int(llm.get('invalid', 0))} invalid answers, {int(llm.get('errors', 0))} errors, "
@@ -531,6 +549,7 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
             "best_value": best.value if best else None, "best_params": best.params if best else None,
             "best_trial": best.number if best else None, "n_trials": len(trials),
             "n_failed": len(trials) - len(complete), "n_abandoned": abandoned, "trials_by_source": dict(by_source),
+            "failure_reasons": [{"reason": reason, "count": count} for reason, count in reasons],
             "llm": llm,
             "llm_faults": faults, "llm_model": run.llm.name if run.llm else None,
             "stop_reason": state.get("stop_reason"),
@@ -542,6 +561,10 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
         }
         Path(args.out).write_text(json.dumps(result, indent=2, default=str))
         console.print(f"result written to {args.out}")
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 if __name__ == "__main__":

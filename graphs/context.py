@@ -34,6 +34,8 @@ class Context:
     time_budget: float = field(default=0.0, metadata={"description": "Stop after this many seconds of work (0: no limit)."})
     patience: int = field(default=0, metadata={
         "description": "Stop after this many trials without improvement (0: off; SLLMBO used 15 for llm, 5 for llm_tpe)."})
+    fail_fast: int = field(default=3, metadata={
+        "description": "Stop early when this many trials have run and every one failed (0: off)."})
     seed: int = field(default=0, metadata={"description": "Seed of the sampler, the folds and the models."})
     folds: int = field(default=5, metadata={"description": "Cross-validation folds."})
     trial_timeout: float = field(default=0.0, metadata={"description": "Per-trial time limit in seconds (0: none)."})
