@@ -63,8 +63,10 @@ class ModelFamily:
 
 
 def preprocessor(task: Task, scale: bool) -> ColumnTransformer:
-    numeric = [SimpleImputer(strategy="median")] + ([StandardScaler()] if scale else [])
-    categorical = [SimpleImputer(strategy="most_frequent"),
+    # keep_empty_features: a column with values only outside the training fold is filled with 0
+    # there, not dropped (dropping every column left a model with 0 features on small, gappy data)
+    numeric = [SimpleImputer(strategy="median", keep_empty_features=True)] + ([StandardScaler()] if scale else [])
+    categorical = [SimpleImputer(strategy="most_frequent", keep_empty_features=True),
                    OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=20, sparse_output=False)]
     parts = []
     if task.numeric_columns:
