@@ -610,3 +610,17 @@ def test_duplicate_names_and_mixed_types_in_a_frame():
     result = cross_validate_config(task, "logistic_regression", get_family("logistic_regression").default_config(task),
                                    metric="accuracy", folds=3)
     assert result.status == "ok", result.error
+
+
+def test_unique_numbers_stored_as_objects_are_numbers_not_codes():
+    values = pd.Series([i * 1.5 + 0.25 for i in range(25)], dtype=object)  # a frame built from Python lists
+    task = task_from_frame(pd.DataFrame({"price": values[::-1].to_numpy(), "y": [0, 1] * 12 + [0]}), "y")
+    assert task.numeric_columns == ["price"] and task.notes == []
+
+
+def test_version_numbers_are_no_dates_and_times_are():
+    frame = pd.DataFrame({"version": ["1.2.3", "2.0.1", "1.10.0"] * 8, "at": ["31/01/2024 10:30", "01/02/2024 08:00",
+                                                                              "15/03/2024 23:59"] * 8, "y": [0, 1] * 12})
+    task = task_from_frame(frame, "y")
+    assert task.categorical_columns == ["version"]
+    assert task.notes == ['expanded "at" (dates) into year, month, day, day of week']

@@ -30,7 +30,9 @@ import pandas as pd
 MIN_ROWS_BY_CONTENT = 20
 DATE_PARTS = ("year", "month", "day", "day_of_week")
 _ID_WORDS = {"id", "uuid", "guid", "rowid", "row_id", "row_number", "index"}
-_DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{4}-\d{2}\b|\d{1,2}:\d{2}"
+# a four-digit year (2024-01-31, 31/01/2024, 2024-01), a time of day, or a month's name: version
+# numbers (1.2.3) and decimals parse as dates too, so they must not look like one
+_DATE_LIKE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4}|\d{4}-\d{2}\b|\d{1,2}:\d{2}"
                         r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d", re.IGNORECASE)
 
 

@@ -151,11 +151,12 @@ DELIMITERS = (",", ";", "\t")
 def sniff_format(path: str | Path, sample_bytes: int = 65536) -> tuple[str, str]:
     """``(delimiter, decimal mark)`` of a text table, from its first lines.
 
-    The delimiter is the one of comma, semicolon and tab that splits the header into the most
-    columns and the lines after it most consistently into as many (ties go to the comma).
-    Python's csv.Sniffer was tried first: it guesses from character frequencies and picks
-    letters or spaces on small files. With semicolons, a decimal comma (1,5) is taken when
-    the numbers use it and none uses a point, as spreadsheets in many locales write them.
+    The delimiter is the one of comma, semicolon and tab that splits the lines most consistently
+    into as many columns as the header (ties go to the comma, then to more columns). Not
+    csv.Sniffer: it guesses from character frequencies and may pick any character, a letter or a
+    space in a small file; users write one of these three. With semicolons, a decimal comma
+    (1,5) is taken when the numbers use it and none uses a point, as spreadsheets in many
+    locales write them.
     """
     with open(path, "rb") as handle:
         raw = handle.read(sample_bytes)
@@ -236,7 +237,10 @@ def task_from_frame(frame: pd.DataFrame, target: str, name: str = "data", task_t
     X = frame.drop(columns=[target]).reset_index(drop=True)
     empty = [c for c in X.columns if X[c].isna().all()]  # a column with no values carries nothing
     notes = [f"dropped {quote_name(c)} (no values)" for c in empty]
-    X, changed = prepare_columns(X.drop(columns=empty))
+    X = X.drop(columns=empty)
+    for col in X.columns:  # before the roles: unique numbers are not codes
+        X[col] = _numbers_as_numbers(X[col])
+    X, changed = prepare_columns(X)
     notes += changed
     if X.shape[1] == 0:
         dropped = f" ({'; '.join(notes[:5])})" if notes else ""
@@ -282,12 +286,17 @@ def plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _as_category_text(col: pd.Series) -> pd.Series:
-    """A non-numeric column as text, missing values kept missing; numbers stored as objects stay numbers."""
+def _numbers_as_numbers(col: pd.Series) -> pd.Series:
+    """An object column holding only numbers (a frame built from Python lists) as a numeric column."""
     values = col.dropna()
     if col.dtype == object and len(values) and values.map(lambda v: isinstance(v, (int, float, np.number))
                                                           and not isinstance(v, (bool, np.bool_))).all():
         return pd.to_numeric(col, errors="coerce")
+    return col
+
+
+def _as_category_text(col: pd.Series) -> pd.Series:
+    """A non-numeric column as text (mixed types trip the encoders), missing values kept missing."""
     return col.astype(str).where(col.notna())
 
 
