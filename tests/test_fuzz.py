@@ -218,7 +218,8 @@ def test_known_bad_tables_get_their_message(content, message):
 
 # --- users' data frames: mixed types, empty and constant columns, rare classes, odd names -------------
 USER_FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-names = st.text(max_size=6) | st.sampled_from(["a", "id", "user_id", "Ünïcödé", "列名", "🙂 x", " y ", "y", "0", "when"])
+names = st.text(max_size=6) | st.sampled_from(["a", "id", "user_id", "Ünïcödé", "列名", "🙂 x", " y ", "y", "0",
+                                                "when"])
 cell_kinds = {
     "float": st.floats(allow_nan=True, allow_infinity=True, width=32),
     "int": st.integers(-1000, 1000),

@@ -605,7 +605,8 @@ def test_duplicate_names_and_mixed_types_in_a_frame():
     mixed = pd.DataFrame({"m": [1, "x", 2.5, None] * 5, "n": pd.Series([1, 2, None, 4] * 5, dtype=object),
                           0: range(20), "y": [0, 1] * 10})
     task = task_from_frame(mixed, "y")
-    assert task.categorical_columns == ["m"] and task.X["m"].tolist()[:2] == ["1", "x"] and task.X["m"].isna().sum() == 5
+    assert task.categorical_columns == ["m"] and task.X["m"].tolist()[:2] == ["1", "x"]
+    assert task.X["m"].isna().sum() == 5
     assert task.numeric_columns == ["n"]  # numbers stored as objects are numbers; the 0..19 column is a row number
     result = cross_validate_config(task, "logistic_regression", get_family("logistic_regression").default_config(task),
                                    metric="accuracy", folds=3)
@@ -619,8 +620,8 @@ def test_unique_numbers_stored_as_objects_are_numbers_not_codes():
 
 
 def test_version_numbers_are_no_dates_and_times_are():
-    frame = pd.DataFrame({"version": ["1.2.3", "2.0.1", "1.10.0"] * 8, "at": ["31/01/2024 10:30", "01/02/2024 08:00",
-                                                                              "15/03/2024 23:59"] * 8, "y": [0, 1] * 12})
+    times = ["31/01/2024 10:30", "01/02/2024 08:00", "15/03/2024 23:59"]
+    frame = pd.DataFrame({"version": ["1.2.3", "2.0.1", "1.10.0"] * 8, "at": times * 8, "y": [0, 1] * 12})
     task = task_from_frame(frame, "y")
     assert task.categorical_columns == ["version"]
     assert task.notes == ['expanded "at" (dates) into year, month, day, day of week']
