@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -241,7 +242,8 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
                       f"({run.metric.direction})  [bold]sampler[/bold] {context.sampler}  [bold]LLM[/bold] {llm_name}"
                       + (f"  [yellow]resuming after {done_before} finished trials[/yellow]" if resuming or done_before else ""))
         try:
-            _stream(graph, None if resuming else inputs, config, context, console, done_before, args.trials)
+            with _each_warning_once():
+                _stream(graph, None if resuming else inputs, config, context, console, done_before, args.trials)
         except KeyboardInterrupt:  # the note shows with --quiet too: it says how to resume
             Console(stderr=True).print(f"\n[yellow]interrupted[/yellow]: finished trials are saved in the study. "
                                        f"Resume with: tunegraph optimize ... --study {inputs['study_name']}"
@@ -258,6 +260,28 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
               + (f" ({top[0][1]} of {final['n_failed']}): {top[0][0]}" if top else ": none recorded"), file=sys.stderr)
         return EXIT_NO_RESULT
     return 0
+
+
+@contextlib.contextmanager
+def _each_warning_once():
+    """Show each warning once in a run: one about the data (a rare class) comes from every trial.
+
+    Python's own "once" does not hold here: each fold's ``catch_warnings`` changes the filters,
+    which clears the record of what was shown, so the warning came back with every trial.
+    """
+    shown: set[tuple[type, str]] = set()
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if (category, str(message)) not in shown:
+            shown.add((category, str(message)))
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 def _stream(graph, inputs, config, context, console, done_before: int, total: int) -> None:

@@ -107,3 +107,13 @@ def test_a_family_whose_first_trials_all_fail_stops_early_and_says_why(monkeypat
     code = optimize("--dataset", "iris", "--model", "picky", "--metric", "accuracy", "--sampler", "random",
                     "--trials", "5", "--folds", "3", "--study", "picky-all", "--fail-fast", "0", "--out", str(out))
     assert code == 1 and json.loads(out.read_text())["n_trials"] == 5  # fail-fast off: the whole budget
+
+
+def test_the_rare_class_warning_is_shown_once_per_run(tmp_path, capsys, recwarn):
+    """Before: once per trial (each fold's own warning filters reset Python's record of what was shown)."""
+    data = rare_class_csv(tmp_path / "rare.csv")
+    code = optimize("--data", str(data), "--target", "y", "--model", "knn", "--sampler", "random", "--trials", "4",
+                    "--folds", "5", "--study", "rare-once")
+    assert code == 0, capsys.readouterr().err
+    shown = [w for w in recwarn if "1 class with fewer rows than the 5 folds: 2 (1 row); keeping 5 folds" in str(w.message)]
+    assert len(shown) == 1
