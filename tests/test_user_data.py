@@ -12,6 +12,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from graphs.cli import main
+from tests.fault_log import record
 from tools import models, runtime
 
 
@@ -43,6 +44,8 @@ def test_boosting_trials_succeed_on_a_one_row_class_with_the_requested_folds(tmp
     assert result["n_trials"] == 2 and result["n_failed"] == 0 and result["best_value"] > 0.3
     study = optuna.load_study(study_name=f"rare-{family}", storage=runtime.default_storage())
     assert all(len(t.user_attrs["fold_scores"]) == 5 for t in study.trials)
+    record("data", f"a class of 1 row, 5 folds ({family})", 2, sum(t.state.name == "COMPLETE" for t in study.trials),
+           "folds kept; fitted on the classes present, probability 0 for the missing one")
 
 
 class PickyClassifier(ClassifierMixin, BaseEstimator):
@@ -104,6 +107,7 @@ def test_a_family_whose_first_trials_all_fail_stops_early_and_says_why(monkeypat
                                      f"reason (3 of 3): {reason}")
     assert result["failure_reasons"] == [{"reason": reason, "count": 3}]
     assert "stopped early" in table and f"3 x {reason}" in table
+    record("objective", "every trial fails", 1, 1, "stopped after 3 failed trials, the reason in table, --out, stderr")
     code = optimize("--dataset", "iris", "--model", "picky", "--metric", "accuracy", "--sampler", "random",
                     "--trials", "5", "--folds", "3", "--study", "picky-all", "--fail-fast", "0", "--out", str(out))
     assert code == 1 and json.loads(out.read_text())["n_trials"] == 5  # fail-fast off: the whole budget
@@ -117,3 +121,20 @@ def test_the_rare_class_warning_is_shown_once_per_run(tmp_path, capsys, recwarn)
     assert code == 0, capsys.readouterr().err
     shown = [w for w in recwarn if "1 class with fewer rows than the 5 folds: 2 (1 row); keeping 5 folds" in str(w.message)]
     assert len(shown) == 1
+
+
+def test_recommend_evaluate_cross_validates_a_rare_class_with_the_same_folds(tmp_path):
+    """`recommend --evaluate` (and warm starts, through the Evaluator) use the same cross-validation."""
+    from types import SimpleNamespace
+
+    from agents.evaluator import evaluate_recommendation
+    from graphs.context import Context
+
+    data = rare_class_csv(tmp_path / "rare.csv")
+    state = {"data_path": str(data), "target": "y", "metric": "log_loss",
+             "final": {"family": "xgboost", "params": {"n_estimators": 20, "max_depth": 3}}}
+    with pytest.warns(UserWarning, match="keeping 5 folds"):
+        out = evaluate_recommendation(state, SimpleNamespace(context=Context(llm="none", folds=5)))
+    evaluation = out["evaluation"]
+    assert evaluation["status"] == "ok", evaluation["error"]
+    assert len(evaluation["fold_scores"]) == 5 and evaluation["mean"] > 0
