@@ -10,8 +10,8 @@ from typing import Any
 
 import optuna
 
-from tools.answers import format_config
-from tools.runtime import default_storage
+from tunegraph.tools.llm.answers import format_config
+from tunegraph.tools.trials.runs import default_storage
 
 LOOKUP_RESULTS = 5
 
@@ -110,9 +110,9 @@ def lookup_text(query: str, k: int = LOOKUP_RESULTS, frame=None, on_build=None) 
     """The recorded experiments closest in meaning to ``query`` (text search over the meta-dataset):
     the best-scored hit of each of the ``k`` closest data sets, so one data set does not fill the list.
     ``on_build(n_records)`` is called before the index is embedded (the first search only)."""
-    from tools.knowledge import open_text_index, text_index_cached
-    from tools.metadataset import MetaDatasetError
-    from tools.retrieval import RetrievalError
+    from tunegraph.tools.meta.knowledge import open_text_index, text_index_cached
+    from tunegraph.tools.meta.metadataset import MetaDatasetError
+    from tunegraph.tools.meta.retrieval import RetrievalError
 
     query = (query or "").strip()
     if not query:

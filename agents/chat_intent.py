@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from agents.llm_ask import ask_json, new_counts
-from prompts import render
-from tools.llm import LLMClient
-from tools.models import FAMILIES
-from tools.tasks import BUILTIN_DATASETS
+from tunegraph.agents.llm_ask import ask_json, new_counts
+from tunegraph.prompts import render
+from tunegraph.tools.llm.client import LLMClient
+from tunegraph.tools.ml.models import FAMILIES
+from tunegraph.tools.ml.tasks import BUILTIN_DATASETS
 
 INTENTS = ("optimize", "recommend", "explain", "lookup", "status", "stop", "continue", "help", "unknown")
 

@@ -12,9 +12,9 @@ from typing import Any
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from tools.distributed import heartbeats
-from tools.evaluation import cross_validate_config
-from tools.runtime import open_run
+from tunegraph.tools.trials.distributed import heartbeats
+from tunegraph.tools.trials.evaluation import cross_validate_config
+from tunegraph.tools.trials.runs import open_run
 
 
 def evaluate(state: dict[str, Any], runtime) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def _result_of(trial) -> dict[str, Any]:
 
 def evaluate_recommendation(state: dict[str, Any], runtime) -> dict[str, Any]:
     """Graph node: cross-validate the final recommendation, so its real score stands beside the prediction."""
-    from agents.retriever import load_user_task
+    from tunegraph.agents.retriever import load_user_task
 
     ctx = runtime.context
     start = time.perf_counter()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from agents.llm_ask import ask_json, count, new_counts
-from prompts import render
-from tools.answers import InitializerAnswer, describe_space, format_config, initializer_schema
-from tools.distributed import study_lock
-from tools.runtime import OptimizeRun, default_study_name, open_run
-from tools.search_space import SearchSpace
+from tunegraph.agents.llm_ask import ask_json, count, new_counts
+from tunegraph.prompts import render
+from tunegraph.tools.llm.answers import InitializerAnswer, describe_space, format_config, initializer_schema
+from tunegraph.tools.trials.distributed import study_lock
+from tunegraph.tools.trials.runs import OptimizeRun, default_study_name, open_run
+from tunegraph.tools.ml.search_space import SearchSpace
 
 
 def initialize(state: dict[str, Any], runtime) -> dict[str, Any]:

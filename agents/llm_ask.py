@@ -6,9 +6,9 @@ from typing import Any, Callable, TypeVar
 
 from pydantic import ValidationError
 
-from tools.answers import AnswerError, parse_json_object
-from tools.llm import LLMClient, LLMError
-from tools.search_space import SearchSpaceError
+from tunegraph.tools.llm.answers import AnswerError, parse_json_object
+from tunegraph.tools.llm.client import LLMClient, LLMError
+from tunegraph.tools.ml.search_space import SearchSpaceError
 
 T = TypeVar("T")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from tools import metadataset
-from tools.runtime import open_run
+from tunegraph.tools.meta import metadataset
+from tunegraph.tools.trials.runs import open_run
 
 
 def remember(state: dict[str, Any], runtime) -> dict[str, Any]:

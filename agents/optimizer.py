@@ -19,14 +19,14 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from agents.llm_ask import ask_json, count, new_counts
-from prompts import render
-from tools.answers import AnswerError, OptimizerAnswer, describe_space, optimizer_schema
-from tools.distributed import adopt, claim
-from tools.llm import LLMClient
-from tools.runtime import OptimizeRun, open_run
-from tools.sampler import Proposal
-from tools.search_space import CategoricalParam, SearchSpace, SearchSpaceError
+from tunegraph.agents.llm_ask import ask_json, count, new_counts
+from tunegraph.prompts import render
+from tunegraph.tools.llm.answers import AnswerError, OptimizerAnswer, describe_space, optimizer_schema
+from tunegraph.tools.trials.distributed import adopt, claim
+from tunegraph.tools.llm.client import LLMClient
+from tunegraph.tools.trials.runs import OptimizeRun, open_run
+from tunegraph.tools.trials.sampler import Proposal
+from tunegraph.tools.ml.search_space import CategoricalParam, SearchSpace, SearchSpaceError
 
 PROCESS_START = datetime.now()  # Optuna stores naive local times
 
@@ -154,7 +154,7 @@ def adapt_space(space: SearchSpace, ranges: dict[str, list[float]], bounds: Sear
 
 def make_proposer(llm: LLMClient, run: OptimizeRun, retries: int = 1):
     """A proposer for :class:`tools.sampler.LLMTPESampler` in a plain Optuna study of ``run``'s task."""
-    from agents.summarizer import finished_trials, history_text
+    from tunegraph.agents.summarizer import finished_trials, history_text
 
     def proposer(study: optuna.Study, trial, distributions) -> Proposal | None:
         space = SearchSpace.from_optuna(distributions)

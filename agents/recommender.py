@@ -14,11 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agents.llm_ask import ask_json, new_counts
-from prompts import render
-from tools.answers import AnswerError, format_config
-from tools.models import get_family
-from tools.runtime import get_llm
+from tunegraph.agents.llm_ask import ask_json, new_counts
+from tunegraph.prompts import render
+from tunegraph.tools.llm.answers import AnswerError, format_config
+from tunegraph.tools.ml.models import get_family
+from tunegraph.tools.trials.runs import get_llm
 
 
 class RecommenderAnswer(BaseModel):

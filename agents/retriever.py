@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tools.evaluation import default_metric
-from tools.knowledge import Knowledge, open_knowledge
-from tools.models import families_for
-from tools.tasks import Task, TaskError, load_task
+from tunegraph.tools.trials.evaluation import default_metric
+from tunegraph.tools.meta.knowledge import Knowledge, open_knowledge
+from tunegraph.tools.ml.models import families_for
+from tunegraph.tools.ml.tasks import Task, TaskError, load_task
 
 
 def load_user_task(state: dict[str, Any]) -> Task:

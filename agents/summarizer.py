@@ -13,10 +13,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from prompts import render
-from tools.answers import format_config, format_value
-from tools.distributed import counts
-from tools.runtime import open_run
+from tunegraph.prompts import render
+from tunegraph.tools.llm.answers import format_config, format_value
+from tunegraph.tools.trials.distributed import counts
+from tunegraph.tools.trials.runs import open_run
 
 HISTORY_CHARS = 1800  # ~450 tokens: leaves room for the task, the space and the answer in 2k tokens
 

@@ -149,7 +149,7 @@ def _quiet() -> None:
 def data_inputs(datasets: str, name: str, entry: dict[str, Any], max_rows: int, workdir: Path) -> dict[str, Any]:
     """The graph's data inputs for an indexed data set: its file, or a subsample as Parquet
     (the same rows ``load_indexed_task`` gives the plain loops)."""
-    from tools.metabuild import load_indexed_task
+    from tunegraph.tools.meta.metabuild import load_indexed_task
 
     inputs = {"target": entry["target"], "task_type": entry.get("task") or None}
     if not max_rows or (entry.get("rows") or 0) <= max_rows:
@@ -176,7 +176,7 @@ def _preload_llm(llm: str) -> float:
     """Load the LLM once per process, outside every timing; returns the load time (0 if loaded)."""
     if llm == "none":
         return 0.0
-    from tools.runtime import get_llm
+    from tunegraph.tools.trials.runs import get_llm
 
     t0 = time.perf_counter()
     get_llm(llm)
@@ -188,11 +188,11 @@ def _preload_llm(llm: str) -> float:
 def recommend_job(datasets: str, name: str, entry: dict[str, Any], setting: dict[str, Any]) -> dict[str, Any]:
     """Leave-one-dataset-out recommendation for ``name`` with the run's family and LLM."""
     _quiet()
-    from graphs.context import Context
-    from graphs.recommend import graph as recommend_graph
-    from tools import knowledge
-    from tools.evaluation import default_metric, get_metric
-    from tools.metabuild import load_indexed_task
+    from tunegraph.graphs.context import Context
+    from tunegraph.graphs.recommend import graph as recommend_graph
+    from tunegraph.tools.meta import knowledge
+    from tunegraph.tools.trials.evaluation import default_metric, get_metric
+    from tunegraph.tools.meta.metabuild import load_indexed_task
 
     llm_load_s = _preload_llm(setting["llm"])
     with isolated_home() as tmp:
@@ -261,7 +261,7 @@ def replayed_recommendation(rec: dict[str, Any] | None) -> Iterator[None]:
     if rec is None:
         yield
         return
-    import graphs.recommend
+    import tunegraph.graphs.recommend
 
     original = graphs.recommend.graph
     graphs.recommend.graph = ReplayedRecommendGraph(rec)
@@ -277,8 +277,8 @@ def run_job(datasets: str, name: str, entry: dict[str, Any], method: str, seed: 
             rec: dict[str, Any] | None) -> dict[str, Any]:
     """One (data set, method, seed) run; returns its JSON line."""
     _quiet()
-    from tools.evaluation import default_metric, get_metric
-    from tools.metabuild import load_indexed_task
+    from tunegraph.tools.trials.evaluation import default_metric, get_metric
+    from tunegraph.tools.meta.metabuild import load_indexed_task
 
     with isolated_home() as tmp:
         load_before = _load_avg()
@@ -301,9 +301,9 @@ def run_plain(datasets: str, name: str, entry: dict[str, Any], method: str, seed
     """Plain Optuna: ask, cross-validate, tell; nothing of TuneGraph but the objective."""
     import optuna
 
-    from tools.evaluation import cross_validate_config, default_metric, get_metric
-    from tools.metabuild import load_indexed_task
-    from tools.models import get_family
+    from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
+    from tunegraph.tools.meta.metabuild import load_indexed_task
+    from tunegraph.tools.ml.models import get_family
 
     start = time.perf_counter()
     task = load_indexed_task(datasets, name, entry, setting["max_rows"])
@@ -336,8 +336,8 @@ def run_plain(datasets: str, name: str, entry: dict[str, Any], method: str, seed
 def run_recommender(datasets: str, name: str, entry: dict[str, Any], seed: int, setting: dict[str, Any],
                     rec: dict[str, Any]) -> dict[str, Any]:
     """Zero trials: the recommendation's score under this seed's folds (the protocol of every run)."""
-    from tools.evaluation import cross_validate_config, default_metric, get_metric
-    from tools.metabuild import load_indexed_task
+    from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
+    from tunegraph.tools.meta.metabuild import load_indexed_task
 
     task = load_indexed_task(datasets, name, entry, setting["max_rows"])
     metric = get_metric(default_metric(task), task)
@@ -355,9 +355,9 @@ def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed
     """The optimize graph as the CLI runs it (SQLite storage and checkpoints), patience off, no learning."""
     from optuna.trial import TrialState
 
-    from graphs.context import Context
-    from graphs.optimize import builder
-    from tools.runtime import forget_runs, open_checkpoints, open_run
+    from tunegraph.graphs.context import Context
+    from tunegraph.graphs.optimize import builder
+    from tunegraph.tools.trials.runs import forget_runs, open_checkpoints, open_run
 
     llm = "none" if method == "tunegraph_tpe" else setting["llm"]
     warm = method in WARM_METHODS
@@ -458,7 +458,7 @@ def log(message: str) -> None:
 
 def execute(args) -> Path:
     """Run what is missing of the configured benchmark, appending to the results file."""
-    from tools.metabuild import read_index
+    from tunegraph.tools.meta.metabuild import read_index
 
     results = Path(args.results)
     index = read_index(args.datasets)

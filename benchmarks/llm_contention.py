@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 CALLS = """
 import json, sys, time
-from tools.llm import llama_threads, make_llm
+from tunegraph.tools.llm.client import llama_threads, make_llm
 llm = make_llm("embedded")
 prompt = "Propose a configuration for xgboost on a small tabular data set. " * 20
 times = []

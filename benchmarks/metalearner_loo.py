@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools import metadataset  # noqa: E402
-from tools.metalearner import MetaLearner, leave_one_dataset_out  # noqa: E402
+from tunegraph.tools.meta import metadataset  # noqa: E402
+from tunegraph.tools.meta.metalearner import MetaLearner, leave_one_dataset_out  # noqa: E402
 
 
 def main() -> None:

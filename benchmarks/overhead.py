@@ -63,9 +63,9 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere, installed or not
 
 import optuna  # noqa: E402
 
-from tools.evaluation import EvalResult, cross_validate_config, get_metric  # noqa: E402
-from tools.models import get_family  # noqa: E402
-from tools.tasks import load_task  # noqa: E402
+from tunegraph.tools.trials.evaluation import EvalResult, cross_validate_config, get_metric  # noqa: E402
+from tunegraph.tools.ml.models import get_family  # noqa: E402
+from tunegraph.tools.ml.tasks import load_task  # noqa: E402
 
 Evaluate = Callable[..., EvalResult]  # cross_validate_config's signature
 N_STARTUP_TRIALS = 10  # Context's default: TPE's random start-up trials, the same for both loops
@@ -127,7 +127,7 @@ def graph_objective(evaluate: Evaluate):
     """BENCHMARK DEVICE, not product behaviour: within this process only, the Evaluator agent's
     ``cross_validate_config`` is swapped for ``evaluate`` (the instant objective), so the graph
     runs exactly its normal nodes, storage and checkpoints around a near-free objective."""
-    import agents.evaluator
+    import tunegraph.agents.evaluator
 
     original = agents.evaluator.cross_validate_config
     agents.evaluator.cross_validate_config = evaluate
@@ -190,9 +190,9 @@ def run_graph(args, n_trials: int, seed: int, workdir: Path, llm: str, sampler: 
               evaluate: Evaluate) -> dict[str, Any]:
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from graphs.context import Context
-    from graphs.optimize import builder
-    from tools.runtime import forget_runs, open_checkpoints, open_run
+    from tunegraph.graphs.context import Context
+    from tunegraph.graphs.optimize import builder
+    from tunegraph.tools.trials.runs import forget_runs, open_checkpoints, open_run
 
     name = f"bench-graph-{uuid.uuid4().hex[:8]}"  # unique: tools.runtime caches runs by (name, storage)
     storage = f"sqlite:///{workdir / 'graph.db'}"
@@ -289,7 +289,7 @@ def run_benchmark(args) -> dict[str, Any]:
         "raw": {name: [] for name, _ in plan},
     }
     if args.llm == "embedded":
-        from tools.runtime import get_llm
+        from tunegraph.tools.trials.runs import get_llm
 
         t0 = time.perf_counter()
         get_llm("embedded")  # loaded once per process, outside the timed runs

@@ -45,9 +45,9 @@ import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from tools import metadataset, retrieval  # noqa: E402
-from tools.retrieval import ExperimentTextIndex, TaskIndex  # noqa: E402
-from tools.tasks import META_FEATURE_NAMES  # noqa: E402
+from tunegraph.tools.meta import metadataset, retrieval  # noqa: E402
+from tunegraph.tools.meta.retrieval import ExperimentTextIndex, TaskIndex  # noqa: E402
+from tunegraph.tools.ml.tasks import META_FEATURE_NAMES  # noqa: E402
 
 WARMUP = 5
 FAMILIES = {

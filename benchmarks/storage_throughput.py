@@ -45,9 +45,9 @@ from benchmarks.overhead import _load, _suggest, machine_info, machine_line, mak
 
 
 def _space(dataset: str, model: str):
-    from tools.evaluation import get_metric
-    from tools.models import get_family
-    from tools.tasks import load_task
+    from tunegraph.tools.trials.evaluation import get_metric
+    from tunegraph.tools.ml.models import get_family
+    from tunegraph.tools.ml.tasks import load_task
 
     task = load_task(dataset=dataset)
     family = get_family(model, task.task_type)
@@ -65,7 +65,7 @@ def _wait_for(go: Path, ready: Path) -> None:
 def worker_optuna(args) -> None:
     import optuna
 
-    from tools.distributed import storage_url
+    from tunegraph.tools.trials.distributed import storage_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     _, _, metric, distributions = _space(args.dataset, args.model)
@@ -86,8 +86,8 @@ def worker_optuna(args) -> None:
 def worker_graph(args) -> None:
     import warnings
 
-    import agents.evaluator
-    from graphs.cli import main
+    import tunegraph.agents.evaluator
+    from tunegraph.graphs.cli import main
 
     warnings.simplefilter("ignore")
     _, _, metric, distributions = _space(args.dataset, args.model)
@@ -104,7 +104,7 @@ def worker_graph(args) -> None:
 def run_once(mode: str, storage: str, workers: int, total: int, args, tmp: Path) -> dict:
     import optuna
 
-    from tools.distributed import counts, storage_url
+    from tunegraph.tools.trials.distributed import counts, storage_url
 
     study = f"bench-{mode}-{uuid.uuid4().hex[:8]}"
     optuna.create_study(study_name=study, storage=storage_url(storage),

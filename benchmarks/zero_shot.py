@@ -45,12 +45,12 @@ def run_one(datasets: str, name: str, llms: list[str], folds: int, max_rows: int
     import optuna
     import torch
 
-    from graphs.context import Context
-    from graphs.recommend import graph
-    from tools import knowledge, metadataset
-    from tools.evaluation import cross_validate_config, default_metric, get_metric
-    from tools.metabuild import load_indexed_task, read_index
-    from tools.models import get_family
+    from tunegraph.graphs.context import Context
+    from tunegraph.graphs.recommend import graph
+    from tunegraph.tools.meta import knowledge, metadataset
+    from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
+    from tunegraph.tools.meta.metabuild import load_indexed_task, read_index
+    from tunegraph.tools.ml.models import get_family
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -102,7 +102,7 @@ def run_one(datasets: str, name: str, llms: list[str], folds: int, max_rows: int
 
 
 def _objective(trial, task, family, metric, folds):
-    from tools.evaluation import cross_validate_config
+    from tunegraph.tools.trials.evaluation import cross_validate_config
 
     params = {}
     for name, dist in family.search_space(task.task_type).to_optuna().items():
@@ -170,7 +170,7 @@ def normalized_regret(value: float, best: float, worst: float, direction: str) -
 
 
 def _worst_known() -> dict[str, float]:
-    from tools import metadataset
+    from tunegraph.tools.meta import metadataset
 
     frame = metadataset.load(metadataset.shipped_path())
     worst = {}
@@ -199,7 +199,7 @@ def main() -> None:
     parser.add_argument("--baselines", nargs="*", default=[],
                         help="other result files whose TPE baselines (same data set and family) are reused")
     args = parser.parse_args()
-    from tools.metabuild import read_index
+    from tunegraph.tools.meta.metabuild import read_index
 
     names = args.only or sorted(read_index(args.datasets))
     results = Path(args.results)

@@ -33,10 +33,10 @@ POLICIES = ("P0_current", "P1_trusted_k3", "P1_trusted_k8", "P2_pen0.03_k8", "P2
 def run_one(datasets: str, name: str) -> dict:
     import torch
 
-    from tools import knowledge, metadataset
-    from tools.evaluation import cross_validate_config, default_metric, get_metric
-    from tools.metabuild import load_indexed_task, read_index
-    from tools.models import families_for
+    from tunegraph.tools.meta import knowledge, metadataset
+    from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
+    from tunegraph.tools.meta.metabuild import load_indexed_task, read_index
+    from tunegraph.tools.ml.models import families_for
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="+")
     parser.add_argument("--results", default=str(RESULTS / "zero_shot_policies.jsonl"))
     args = parser.parse_args()
-    from tools.metabuild import read_index
+    from tunegraph.tools.meta.metabuild import read_index
 
     results = Path(args.results)
     done = {json.loads(line)["dataset"] for line in results.read_text().splitlines()} if results.exists() else set()

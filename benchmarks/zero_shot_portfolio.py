@@ -53,8 +53,8 @@ def regret(value: float, best: float, worst: float, direction: str) -> float:
 
 def inner_choice(matrix: pd.DataFrame, frame: pd.DataFrame, held_out: str, task_type: str, settings, k: int = 5):
     """The setting with the lowest mean best-of-first-k regret over the inner leave-one-out (t excluded)."""
-    from tools.portfolio import regret_table, task_portfolio
-    from tools.retrieval import TaskIndex
+    from tunegraph.tools.meta.portfolio import regret_table, task_portfolio
+    from tunegraph.tools.meta.retrieval import TaskIndex
 
     outer = frame[frame.task != held_out]
     index = TaskIndex.build(outer)
@@ -74,15 +74,15 @@ def inner_choice(matrix: pd.DataFrame, frame: pd.DataFrame, held_out: str, task_
 
 
 def _meta_features(matrix: pd.DataFrame, task: str) -> dict[str, float]:
-    from tools.tasks import META_FEATURE_NAMES
+    from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
 
     row = matrix[matrix.task == task].iloc[0]
     return {k: float(row[f"mf_{k}"]) for k in META_FEATURE_NAMES}
 
 
 def portfolio_rows(matrix: pd.DataFrame, frame: pd.DataFrame) -> list[dict]:
-    from tools.portfolio import SETTINGS, task_portfolio
-    from tools.retrieval import TaskIndex
+    from tunegraph.tools.meta.portfolio import SETTINGS, task_portfolio
+    from tunegraph.tools.meta.retrieval import TaskIndex
 
     scale = scale_of(frame, matrix)
     rows = []
@@ -117,9 +117,9 @@ def tpe_curve(datasets: str, name: str, family: str, seed: int, n_trials: int = 
     import torch
 
     from benchmarks.zero_shot import _objective
-    from tools.evaluation import default_metric, get_metric
-    from tools.metabuild import load_indexed_task, read_index
-    from tools.models import get_family
+    from tunegraph.tools.trials.evaluation import default_metric, get_metric
+    from tunegraph.tools.meta.metabuild import load_indexed_task, read_index
+    from tunegraph.tools.ml.models import get_family
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
@@ -133,8 +133,8 @@ def tpe_curve(datasets: str, name: str, family: str, seed: int, n_trials: int = 
 
 
 def run(datasets: str, matrix_path: Path, results: Path, with_tpe: bool = True) -> str:
-    from tools import metadataset
-    from tools.config_matrix import load_matrix
+    from tunegraph.tools.meta import metadataset
+    from tunegraph.tools.meta.config_matrix import load_matrix
 
     matrix = load_matrix(matrix_path)
     frame = metadataset.load(metadataset.shipped_path())

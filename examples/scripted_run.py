@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from graphs.context import Context
-from graphs.optimize import graph as optimize_graph
-from graphs.recommend import graph as recommend_graph
+from tunegraph.graphs.context import Context
+from tunegraph.graphs.optimize import graph as optimize_graph
+from tunegraph.graphs.recommend import graph as recommend_graph
 
 
 def main(argv: list[str] | None = None) -> dict:

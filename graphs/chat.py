@@ -34,13 +34,13 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agents.chat_answers import explain_text, load_study, lookup_text, status_text
-from agents.chat_intent import HELP, understand as read_request
-from graphs.context import Context
-from graphs.state import add_counts
-from tools.answers import format_config
-from tools.runtime import default_storage, default_study_name, get_llm
-from tools.tasks import load_task
+from tunegraph.agents.chat_answers import explain_text, load_study, lookup_text, status_text
+from tunegraph.agents.chat_intent import HELP, understand as read_request
+from tunegraph.graphs.context import Context
+from tunegraph.graphs.state import add_counts
+from tunegraph.tools.llm.answers import format_config
+from tunegraph.tools.trials.runs import default_storage, default_study_name, get_llm
+from tunegraph.tools.ml.tasks import load_task
 
 STOP = threading.Event()  # set by request_stop(): the running optimization ends after its current trial
 YES = {"y", "yes", "ok", "okay", "go", "sure", "true", "1", "proceed", "confirm"}
@@ -156,7 +156,7 @@ def _make_job(state: ChatState, ctx: Context, inputs: dict[str, Any], budget: in
     try:
         task = load_task(dataset=inputs.get("dataset"), data=inputs.get("data_path"), target=inputs.get("target"),
                          task_type=inputs.get("task_type"))
-        from tools.models import get_family
+        from tunegraph.tools.ml.models import get_family
 
         get_family(inputs["model"], task.task_type)
     except ValueError as exc:
@@ -171,8 +171,8 @@ def estimate_seconds(task, family: str, trials: int, ctx: Context) -> float:
     plus the LLM's share of proposals; a size heuristic when there is no meta-knowledge."""
     mf = task.meta_features()
     try:
-        from tools.knowledge import open_knowledge
-        from tools.models import get_family
+        from tunegraph.tools.meta.knowledge import open_knowledge
+        from tunegraph.tools.ml.models import get_family
 
         config = get_family(family, task.task_type).default_config(task)
         _, fit = open_knowledge().learner.predict(mf, family, task.task_type, [config])
@@ -210,7 +210,7 @@ def route_confirmed(state: ChatState) -> str:
 
 def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Run the optimize graph, streaming each trial; a stop request ends it after the current trial."""
-    from graphs.optimize import builder as optimize_builder
+    from tunegraph.graphs.optimize import builder as optimize_builder
 
     job, ctx = state["job"], runtime.context
     inputs = job["inputs"]
@@ -251,7 +251,7 @@ def optimize(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
 
 def recommend(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Run the recommend graph (zero-shot) on the requested data."""
-    from graphs.recommend import builder as recommend_builder
+    from tunegraph.graphs.recommend import builder as recommend_builder
 
     request = state["request"]
     inputs: dict[str, Any] = {}

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from graphs.context import Context
-from tools.runtime import DATA_DIR
+from tunegraph.graphs.context import Context
+from tunegraph.tools.trials.runs import DATA_DIR
 
 STEP_NAMES = {"initialize": "Initializer", "warm_start": "warm start", "llm_propose": "LLM Optimizer proposes",
               "sample_propose": "sampler proposes", "evaluate": "Evaluator cross-validates",
@@ -29,8 +29,8 @@ def chat_checkpoints() -> Path:
 
 def run_chat(thread: str | None, context: Context, read: Callable[[str], str] = input,
              write: Callable[[str], None] = print) -> int:
-    from graphs.chat import builder
-    from tools.runtime import open_checkpoints
+    from tunegraph.graphs.chat import builder
+    from tunegraph.tools.trials.runs import open_checkpoints
 
     thread = thread or time.strftime("chat-%Y%m%d-%H%M%S", time.gmtime())
     config = {"configurable": {"thread_id": thread}, "recursion_limit": 1000}
@@ -81,8 +81,8 @@ def _resume(interrupts, read, write):
 
 def _turn(graph, payload: Any, config: dict, context: Context, write) -> tuple:
     """Stream one turn; returns the interrupts the turn ended on (empty when it finished)."""
-    from graphs.chat import request_stop
-    from graphs.ctrl_c import CtrlC
+    from tunegraph.graphs.chat import request_stop
+    from tunegraph.graphs.ctrl_c import CtrlC
 
     def on_first_press() -> None:
         request_stop()

@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from tools.evaluation import METRICS
-    from tools.models import FAMILIES
-    from tools.sampler import MODES
+    from tunegraph.tools.trials.evaluation import METRICS
+    from tunegraph.tools.ml.models import FAMILIES
+    from tunegraph.tools.trials.sampler import MODES
 
     parser = argparse.ArgumentParser(prog="tunegraph", description="Pick a model's hyperparameters with a "
                                      "local LLM, meta-knowledge and Optuna.")
@@ -173,10 +173,10 @@ def _error(message: str) -> int:
 
 
 def run_optimize(args: argparse.Namespace) -> int:
-    from tools.llm import LLMConfigError
-    from tools.runtime import check_study_name, default_study_name, open_run
-    from tools.search_space import SearchSpaceError
-    from tools.tasks import TaskError
+    from tunegraph.tools.llm.client import LLMConfigError
+    from tunegraph.tools.trials.runs import check_study_name, default_study_name, open_run
+    from tunegraph.tools.ml.search_space import SearchSpaceError
+    from tunegraph.tools.ml.tasks import TaskError
 
     if args.trials < 1:
         return _error(f"--trials must be at least 1, got {args.trials}")
@@ -192,14 +192,14 @@ def run_optimize(args: argparse.Namespace) -> int:
         return _error("--data needs --target COLUMN: the column to predict")
     inputs = {**_data_inputs(args), "model": args.model, **({"metric": args.metric} if args.metric else {})}
     inputs["study_name"] = args.study or default_study_name(inputs)
-    from graphs.context import Context
+    from tunegraph.graphs.context import Context
 
     context = Context(llm=args.llm, sampler=args.sampler, p_llm=args.p_llm, trials=args.trials,
                       time_budget=args.time_budget, patience=args.patience, fail_fast=args.fail_fast,
                       seed=args.seed, folds=args.folds,
                       warm_start=args.warm_start, learn=not args.no_learn,
                       trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
-    from tools.distributed import StorageError, WorkerBusy
+    from tunegraph.tools.trials.distributed import StorageError, WorkerBusy
 
     try:
         check_study_name(inputs["study_name"])
@@ -220,9 +220,9 @@ def run_optimize(args: argparse.Namespace) -> int:
 def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from graphs.optimize import builder
-    from tools.distributed import checkpoint_thread_lock, mask_url
-    from tools.runtime import default_checkpoints, open_checkpoints
+    from tunegraph.graphs.optimize import builder
+    from tunegraph.tools.trials.distributed import checkpoint_thread_lock, mask_url
+    from tunegraph.tools.trials.runs import default_checkpoints, open_checkpoints
 
     console = Console(stderr=True, quiet=args.quiet)
     thread_id = inputs["study_name"] + (f"@{args.worker}" if args.worker else "")  # workers of a study: one each
@@ -253,7 +253,7 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
         final = graph.get_state(config).values
     _report(run, final, time.perf_counter() - started, console, args)
     if final.get("n_done") and final.get("n_failed") == final.get("n_done"):  # no result: say why, and exit non-zero
-        from agents.summarizer import failure_reasons, finished_trials
+        from tunegraph.agents.summarizer import failure_reasons, finished_trials
 
         top = failure_reasons(finished_trials(run.study), limit=1)
         print(f"tunegraph: error: no trial succeeded ({final['n_failed']} failed); most common reason"
@@ -288,7 +288,7 @@ def _stream(graph, inputs, config, context, console, done_before: int, total: in
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from graphs.ctrl_c import CtrlC
+    from tunegraph.graphs.ctrl_c import CtrlC
 
     columns = [TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[status]}")]
@@ -326,12 +326,12 @@ def run_recommend(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from graphs.context import Context
-    from tools.llm import LLMConfigError
-    from tools.metadataset import MetaDatasetError
-    from tools.metalearner import MetaLearnerError
-    from tools.runtime import get_llm
-    from tools.tasks import TaskError
+    from tunegraph.graphs.context import Context
+    from tunegraph.tools.llm.client import LLMConfigError
+    from tunegraph.tools.meta.metadataset import MetaDatasetError
+    from tunegraph.tools.meta.metalearner import MetaLearnerError
+    from tunegraph.tools.trials.runs import get_llm
+    from tunegraph.tools.ml.tasks import TaskError
 
     if args.data and not args.target:
         return _error("--data needs --target COLUMN: the column to predict")
@@ -346,14 +346,14 @@ def run_recommend(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from agents.retriever import allowed_families, load_user_task
-            from tools.evaluation import get_metric
+            from tunegraph.agents.retriever import allowed_families, load_user_task
+            from tunegraph.tools.trials.evaluation import get_metric
 
             task = load_user_task(inputs)
             allowed_families(inputs.get("families"), task.task_type)
             get_metric(inputs.get("metric"), task)
             get_llm(context.llm)
-            from graphs.recommend import graph
+            from tunegraph.graphs.recommend import graph
 
             with console.status("retrieving evidence and asking the recommender ..."):
                 state = graph.invoke(inputs, context=context)
@@ -394,9 +394,9 @@ def run_recommend(args: argparse.Namespace) -> int:
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    from graphs.chat_cli import run_chat as chat_loop
-    from tools.runtime import check_study_name
-    from tools.tasks import TaskError
+    from tunegraph.graphs.chat_cli import run_chat as chat_loop
+    from tunegraph.tools.trials.runs import check_study_name
+    from tunegraph.tools.ml.tasks import TaskError
 
     if args.trials < 1 or args.folds < 2:
         return _error("--trials must be >= 1 and --folds >= 2")
@@ -405,13 +405,13 @@ def run_chat(args: argparse.Namespace) -> int:
             check_study_name(args.thread)
         except TaskError as exc:
             return _error(str(exc).replace("study name", "thread name").replace("--study", "--thread"))
-    from graphs.context import Context
+    from tunegraph.graphs.context import Context
 
     context = Context(llm=args.llm, trials=args.trials, folds=args.folds, confirm_above_s=args.confirm_above,
                       storage=args.storage)
     warnings.simplefilter("ignore")
-    from tools.llm import LLMConfigError
-    from tools.runtime import get_llm
+    from tunegraph.tools.llm.client import LLMConfigError
+    from tunegraph.tools.trials.runs import get_llm
 
     try:
         get_llm(context.llm)  # an unreachable server or a missing model file: say so now, not mid-conversation
@@ -421,7 +421,7 @@ def run_chat(args: argparse.Namespace) -> int:
 
 
 def run_studio(args: argparse.Namespace) -> int:
-    from graphs.chat_cli import main_studio
+    from tunegraph.graphs.chat_cli import main_studio
 
     return main_studio(args.host, args.port, args.browser)
 
@@ -430,9 +430,9 @@ def run_metadata_build(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from tools.metabuild import DEFAULT_FAMILIES, build_metadataset
-    from tools.metadataset import MetaDatasetError
-    from tools.tasks import TaskError
+    from tunegraph.tools.meta.metabuild import DEFAULT_FAMILIES, build_metadataset
+    from tunegraph.tools.meta.metadataset import MetaDatasetError
+    from tunegraph.tools.ml.tasks import TaskError
 
     console = Console(stderr=True)
     started = time.perf_counter()
@@ -455,9 +455,9 @@ def run_metadata_build(args: argparse.Namespace) -> int:
 
 
 def run_metadata_matrix(args: argparse.Namespace) -> int:
-    from tools.config_matrix import MATRIX_FAMILIES, build_matrix
-    from tools.metadataset import MetaDatasetError
-    from tools.tasks import TaskError
+    from tunegraph.tools.meta.config_matrix import MATRIX_FAMILIES, build_matrix
+    from tunegraph.tools.meta.metadataset import MetaDatasetError
+    from tunegraph.tools.ml.tasks import TaskError
 
     if args.min_configs < 1:
         return _error(f"--min-configs must be at least 1, got {args.min_configs}")
@@ -478,7 +478,7 @@ def run_metadata_matrix(args: argparse.Namespace) -> int:
 
 
 def run_metadata_info(args: argparse.Namespace) -> int:
-    from tools import metadataset
+    from tunegraph.tools.meta import metadataset
 
     try:
         frame = metadataset.load(args.path) if args.path else metadataset.load_layers()
@@ -488,7 +488,7 @@ def run_metadata_info(args: argparse.Namespace) -> int:
                                            if p.exists()]
     info: dict[str, Any] = {"paths": paths, **metadataset.summary(frame)}
     if args.importance or args.plot:
-        from tools.metalearner import MetaLearner
+        from tunegraph.tools.meta.metalearner import MetaLearner
 
         learner = MetaLearner().fit(frame)
         info["shap_importance"] = {name: round(v, 4) for name, v in learner.global_importance(frame)[:15]}
@@ -501,9 +501,9 @@ def run_metadata_info(args: argparse.Namespace) -> int:
 def run_metadata_add(args: argparse.Namespace) -> int:
     import optuna
 
-    from tools import metadataset
-    from tools.distributed import StorageError, is_rdb, mask_url, open_storage
-    from tools.runtime import default_storage
+    from tunegraph.tools.meta import metadataset
+    from tunegraph.tools.trials.distributed import StorageError, is_rdb, mask_url, open_storage
+    from tunegraph.tools.trials.runs import default_storage
 
     storage = args.storage or default_storage()
     try:
@@ -527,7 +527,7 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
 
     out = Console()  # the result goes to stdout, progress and notes to stderr
 
-    from tools.distributed import counts
+    from tunegraph.tools.trials.distributed import counts
 
     finished = [t for t in run.study.trials if t.state.is_finished()]
     trials = [t for t in finished if counts(t)]  # a trial abandoned by a dead worker was re-queued: not counted
@@ -548,7 +548,7 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
     table.add_row("trials", f"{len(trials)} finished ({len(trials) - len(complete)} failed)"
                   + (f", {abandoned} abandoned by a dead worker and run again" if abandoned else ""))
     table.add_row("trials by source", ", ".join(f"{k}: {v}" for k, v in sorted(by_source.items())) or "-")
-    from agents.summarizer import failure_reasons
+    from tunegraph.agents.summarizer import failure_reasons
 
     reasons = failure_reasons(trials)
     if reasons:  # the most common first: one model error usually explains most failures
@@ -558,7 +558,7 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
         f": {calls} calls, {int(llm.get('invalid', 0))} invalid answers, {int(llm.get('errors', 0))} errors, "
         f"{int(llm.get('fallbacks', 0))} fallbacks, mean latency {llm.get('latency_s', 0) / calls:.2f} s"
         if calls else ""))
-    from agents.llm_ask import fault_counts
+    from tunegraph.agents.llm_ask import fault_counts
 
     faults = fault_counts(llm)
     if faults:  # every LLM fault by kind: errors (timeout, connection, ...) and rejected answers

@@ -5,8 +5,8 @@ Trials live in an Optuna study; the graph state only points at them, so a run ch
 with SQLite resumes by its thread id (the study name) without losing a finished trial.
 
 Example (scripted):
-    >>> from graphs.context import Context
-    >>> from graphs.optimize import builder
+    >>> from tunegraph.graphs.context import Context
+    >>> from tunegraph.graphs.optimize import builder
     >>> from langgraph.checkpoint.memory import InMemorySaver
     >>> graph = builder.compile(checkpointer=InMemorySaver())
     >>> final = graph.invoke({"dataset": "iris", "model": "knn", "study_name": "iris-knn"},
@@ -22,16 +22,16 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agents.evaluator import evaluate
-from agents.initializer import initialize
-from agents.memory import remember
-from agents.optimizer import choose_proposer, llm_propose, sample_propose
-from agents.summarizer import summarize
-from graphs.context import Context
-from graphs.state import OptimizeInput, OptimizeState
-from tools.metadataset import MetaDatasetError
-from tools.metalearner import MetaLearnerError
-from tools.runtime import open_run
+from tunegraph.agents.evaluator import evaluate
+from tunegraph.agents.initializer import initialize
+from tunegraph.agents.memory import remember
+from tunegraph.agents.optimizer import choose_proposer, llm_propose, sample_propose
+from tunegraph.agents.summarizer import summarize
+from tunegraph.graphs.context import Context
+from tunegraph.graphs.state import OptimizeInput, OptimizeState
+from tunegraph.tools.meta.metadataset import MetaDatasetError
+from tunegraph.tools.meta.metalearner import MetaLearnerError
+from tunegraph.tools.trials.runs import open_run
 
 
 def route_proposal(state: OptimizeState) -> str:
@@ -49,7 +49,7 @@ def warm_start(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any
     run = open_run(state, storage=runtime.context.storage)
     if k <= 0 or any(t.user_attrs.get("source") == "meta" for t in run.study.trials):
         return {}
-    from graphs.recommend import graph as recommend_graph
+    from tunegraph.graphs.recommend import graph as recommend_graph
 
     inputs = {key: state[key] for key in ("dataset", "data_path", "target", "task_type") if state.get(key)}
     inputs.update(families=[run.family.name], metric=run.metric.name)

@@ -4,8 +4,8 @@
 Zero-shot: no training trial is run unless ``evaluate`` asks to cross-validate the answer.
 
 Example (scripted):
-    >>> from graphs.context import Context
-    >>> from graphs.recommend import graph
+    >>> from tunegraph.graphs.context import Context
+    >>> from tunegraph.graphs.recommend import graph
     >>> out = graph.invoke({"dataset": "wine"}, context=Context(llm="none"))    # doctest: +SKIP
     >>> out["final"]["family"], out["final"]["params"]                         # doctest: +SKIP
 """
@@ -17,12 +17,12 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
-from agents.evaluator import evaluate_recommendation
-from agents.judge import best_attempt, judge
-from agents.recommender import recommend
-from agents.retriever import retrieve
-from graphs.context import Context
-from graphs.state import RecommendInput, RecommendState
+from tunegraph.agents.evaluator import evaluate_recommendation
+from tunegraph.agents.judge import best_attempt, judge
+from tunegraph.agents.recommender import recommend
+from tunegraph.agents.retriever import retrieve
+from tunegraph.graphs.context import Context
+from tunegraph.graphs.state import RecommendInput, RecommendState
 
 
 def finalize(state: RecommendState) -> dict[str, Any]:

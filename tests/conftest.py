@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from tools import runtime
-from tools.tasks import Task, load_task
+from tunegraph.tools.trials import runs
+from tunegraph.tools.ml.tasks import Task, load_task
 
 
 @pytest.fixture(autouse=True)
@@ -31,9 +31,9 @@ def isolated_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # nothing listens: 'auto' means embedded
     monkeypatch.setenv("TUNEGRAPH_HOME", str(tmp_path / "home"))  # the user's meta-dataset layer
     monkeypatch.setenv("TUNEGRAPH_METADATASET", str(tmp_path / "no-shipped-metadataset.parquet"))
-    runtime.forget_runs()
+    runs.forget_runs()
     yield
-    runtime.forget_runs()
+    runs.forget_runs()
 
 
 # Built-in data sets shared by the unit tests (loaded once per module).

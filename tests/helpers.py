@@ -7,7 +7,7 @@ from itertools import chain, repeat
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from tools.llm import LLMClient
+from tunegraph.tools.llm.client import LLMClient
 
 
 def scripted_llm(*answers: str, then: str | None = None) -> LLMClient:

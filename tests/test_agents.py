@@ -8,15 +8,15 @@ import optuna
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
-from agents.llm_ask import new_counts
-from agents.optimizer import adapt_space, make_proposer, propose_with_llm
-from agents.summarizer import HISTORY_CHARS, history_text, stop_reason
-from graphs.context import Context
+from tunegraph.agents.llm_ask import new_counts
+from tunegraph.agents.optimizer import adapt_space, make_proposer, propose_with_llm
+from tunegraph.agents.summarizer import HISTORY_CHARS, history_text, stop_reason
+from tunegraph.graphs.context import Context
 from tests.helpers import scripted_llm
-from tools import runtime
-from tools.evaluation import cross_validate_config
-from tools.sampler import LLMTPESampler
-from tools.search_space import SearchSpace
+from tunegraph.tools.trials import runs
+from tunegraph.tools.trials.evaluation import cross_validate_config
+from tunegraph.tools.trials.sampler import LLMTPESampler
+from tunegraph.tools.ml.search_space import SearchSpace
 
 
 def many_trials(n: int) -> list:
@@ -68,7 +68,7 @@ def test_adapt_space_stays_inside_the_family_bounds():
 
 
 def test_optimizer_answer_with_an_infinite_range_is_used_without_the_range():
-    run = runtime.open_run({"dataset": "iris", "model": "knn", "study_name": "inf"}, storage="sqlite:///:memory:")
+    run = runs.open_run({"dataset": "iris", "model": "knn", "study_name": "inf"}, storage="sqlite:///:memory:")
     llm = scripted_llm('{"config": {"n_neighbors": 7, "weights": "uniform", "p": 2}, "reasoning": "r", '
                        '"ranges": {"n_neighbors": [1, 1e999]}}')
     counts = new_counts()
@@ -78,7 +78,7 @@ def test_optimizer_answer_with_an_infinite_range_is_used_without_the_range():
 
 
 def test_optimizer_agent_as_proposer_in_a_plain_optuna_study():
-    run = runtime.open_run({"dataset": "iris", "model": "knn", "study_name": "plain"}, storage="sqlite:///:memory:")
+    run = runs.open_run({"dataset": "iris", "model": "knn", "study_name": "plain"}, storage="sqlite:///:memory:")
     replies = [json.dumps({"config": {"n_neighbors": k, "weights": "distance", "p": 1}, "reasoning": f"k={k}"})
                for k in (3, 9, 15, 21)]
     llm = scripted_llm(*replies, then="not json")

@@ -7,7 +7,7 @@ import pytest
 import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
 
-from tools.all_classes import AllClassesClassifier
+from tunegraph.tools.ml.all_classes import AllClassesClassifier
 
 X = np.array([[0.0], [0.1], [1.0], [1.1], [2.0], [2.1]])
 

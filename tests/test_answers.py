@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.answers import (AnswerError, InitializerAnswer, OptimizerAnswer, config_schema, initializer_schema,
+from tunegraph.tools.llm.answers import (AnswerError, InitializerAnswer, OptimizerAnswer, config_schema, initializer_schema,
                            optimizer_schema, parse_json_object)
-from tools.search_space import SearchSpace
+from tunegraph.tools.ml.search_space import SearchSpace
 
 
 # --- parse_json_object ---------------------------------------------------------------------------

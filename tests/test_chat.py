@@ -7,13 +7,14 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from agents.chat_intent import parse_command, parse_rules, understand
-from graphs import chat as chat_graph
-from graphs.context import Context
+from tunegraph.agents.chat_intent import parse_command, parse_rules, understand
+from tunegraph.graphs import chat as chat_graph
+from tunegraph.graphs.context import Context
 from tests.helpers import scripted_llm
 from tests.test_recommend import kb  # noqa: F401  (fixture: a small meta-dataset)
 from tests.test_metalearner import small_metadataset  # noqa: F401
-from tools import knowledge, runtime
+from tunegraph.tools.meta import knowledge
+from tunegraph.tools.trials import runs
 
 
 @pytest.fixture
@@ -114,7 +115,7 @@ def test_long_run_waits_for_confirmation_and_decline_starts_nothing(chat):
     assert "6 trials of knn on iris" in question and "Go ahead" in question
     state, _ = chat(Command(resume="no"), confirm_above_s=0)
     assert "Not started" in last_reply(state)[0] and not state.next
-    assert optuna.get_all_study_names(runtime.default_storage()) == []
+    assert optuna.get_all_study_names(runs.default_storage()) == []
 
 
 def test_confirmed_run_streams_trials_then_status_explain_and_continue(chat):
@@ -124,7 +125,7 @@ def test_confirmed_run_streams_trials_then_status_explain_and_continue(chat):
     assert [t["n_done"] for t in trials] == [1, 2, 3, 4, 5, 6]
     text, path = last_reply(state)
     assert path == "command" and "chat-iris" in text and "6 trials finished" in text
-    study = optuna.load_study(study_name="chat-iris", storage=runtime.default_storage())
+    study = optuna.load_study(study_name="chat-iris", storage=runs.default_storage())
     best = study.best_trial
 
     state, _ = chat("how is the run going?")
@@ -157,7 +158,7 @@ def test_stop_request_ends_a_run_after_the_current_trial(chat, monkeypatch):
     state, _ = chat("/optimize iris --model knn --trials 50 --study stop-me")
     text = last_reply(state)[0]
     assert "stopped at your request" in text and "/continue" in text
-    study = optuna.load_study(study_name="stop-me", storage=runtime.default_storage())
+    study = optuna.load_study(study_name="stop-me", storage=runs.default_storage())
     assert len([t for t in study.trials if t.state.is_finished()]) == 2
     assert not chat_graph.STOP.is_set()
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.terminal import Terminal
 from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
-from tools import metadataset
+from tunegraph.tools.meta import metadataset
 
 TUNEGRAPH = shutil.which("tunegraph", path=str(Path(sys.executable).parent)) or "tunegraph"
 

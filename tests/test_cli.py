@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from graphs.cli import main
+from tunegraph.graphs.cli import main
 
 
 def run_cli(capsys, *args):
@@ -99,7 +99,7 @@ def test_chat_with_an_unreachable_llm_server_is_a_clear_error(capsys):
 
 
 def test_ctrl_c_while_the_run_starts_exits_130_without_a_traceback(capsys, monkeypatch):
-    import tools.runtime
+    import tunegraph.tools.trials.runs
 
     def interrupted(*args, **kwargs):  # Ctrl-C while the data set and the LLM load
         raise KeyboardInterrupt

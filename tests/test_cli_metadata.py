@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from graphs.cli import main
+from tunegraph.graphs.cli import main
 from tests.test_metadataset import tiny_datasets  # noqa: F401  (fixture)
-from tools import metadataset
+from tunegraph.tools.meta import metadataset
 
 
 def test_build_info_plot_and_add(capsys, tmp_path, tiny_datasets):  # noqa: F811

@@ -19,9 +19,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tools import distributed
-from tools.distributed import claim, counts, mask_url, open_storage, reclaim_stale, storage_url
-from tools.sampler import SOURCES
+from tunegraph.tools.trials import distributed
+from tunegraph.tools.trials.distributed import claim, counts, mask_url, open_storage, reclaim_stale, storage_url
+from tunegraph.tools.trials.sampler import SOURCES
 
 POSTGRES = os.environ.get("TUNEGRAPH_TEST_POSTGRES", "")
 HEARTBEAT_S = 1  # a killed worker's trial is found stale after 3 s
@@ -43,7 +43,7 @@ def postgres():
 
 def start(storage: str, study: str, worker: str, trials: int, *, dataset: str = "iris", model: str = "knn",
           logs: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "graphs.cli", "optimize", "--dataset", dataset, "--model", model,
+    command = [sys.executable, "-m", "tunegraph.graphs.cli", "optimize", "--dataset", dataset, "--model", model,
                "--llm", "none", "--trials", str(trials), "--folds", "2", "--storage", storage, "--study", study,
                "--worker", worker, "--no-learn"]
     env = {**os.environ, "TUNEGRAPH_HEARTBEAT_S": str(HEARTBEAT_S)}
@@ -144,7 +144,7 @@ def worker_id_of(study: str, worker: str, timeout: float = 60) -> str:
     """The id a worker tags its trials with, read from its checkpoint thread."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    from graphs.optimize import builder
+    from tunegraph.graphs.optimize import builder
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -190,7 +190,7 @@ def test_the_password_is_masked():
 
 
 def test_a_refused_connection_is_reported_without_the_password(capsys):
-    from graphs.cli import main
+    from tunegraph.graphs.cli import main
 
     code = main(["optimize", "--dataset", "iris", "--model", "knn", "--llm", "none", "--trials", "1",
                  "--storage", "postgresql://u:hunter2-secret@127.0.0.1:9/x", "--study", "refused", "--quiet"])

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from graphs.cli import main
+from tunegraph.graphs.cli import main
 from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.llm
@@ -33,7 +33,7 @@ def test_optimize_with_the_embedded_llm(capsys, tmp_path):
 
 
 def test_recommend_with_the_embedded_llm(capsys, small_metadataset, tmp_path, monkeypatch):  # noqa: F811
-    from tools import knowledge, metadataset
+    from tunegraph.tools.meta import knowledge, metadataset
 
     monkeypatch.setenv("TUNEGRAPH_METADATASET", str(metadataset.save(small_metadataset, tmp_path / "meta.parquet")))
     knowledge.forget()
@@ -56,8 +56,8 @@ def test_chat_turns_with_the_embedded_llm():
     """Plain language the keyword rules cannot place goes to the real model; a command never does."""
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from graphs.chat import builder
-    from graphs.context import Context
+    from tunegraph.graphs.chat import builder
+    from tunegraph.graphs.context import Context
 
     chat = builder.compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "e2e-chat"}}

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
-from tools.evaluation import METRICS, EvalResult, cross_validate_config, default_metric, get_metric, make_folds
-from tools.models import FAMILIES, get_family
-from tools.tasks import Task, TaskError, task_from_frame
+from tunegraph.tools.trials.evaluation import METRICS, EvalResult, cross_validate_config, default_metric, get_metric, make_folds
+from tunegraph.tools.ml.models import FAMILIES, get_family
+from tunegraph.tools.ml.tasks import Task, TaskError, task_from_frame
 
 
 def defaults(family: str, task: Task) -> dict:
@@ -241,7 +241,7 @@ def test_a_one_row_class_keeps_every_fold_and_every_metric(family, metric):
 def test_roc_auc_ovr_is_scikit_learns_when_every_class_is_there_and_skips_a_missing_one(iris):
     from sklearn.metrics import roc_auc_score
 
-    from tools.evaluation import roc_auc_ovr
+    from tunegraph.tools.trials.evaluation import roc_auc_ovr
 
     model = get_family("logistic_regression").build(defaults("logistic_regression", iris), iris).fit(iris.X, iris.y)
     proba = model.predict_proba(iris.X)

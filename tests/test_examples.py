@@ -6,7 +6,7 @@ import runpy
 from pathlib import Path
 
 from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
-from tools import knowledge, metadataset
+from tunegraph.tools.meta import knowledge, metadataset
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scripted_run.py"
 

@@ -11,12 +11,12 @@ import optuna
 import pytest
 from sklearn.datasets import load_iris
 
-from graphs.cli import main
+from tunegraph.graphs.cli import main
 from tests.fault_log import record
 from tests.fault_ollama import FaultyOllama
-from tools import runtime
-from tools.models import get_family
-from tools.tasks import quote_name
+from tunegraph.tools.trials import runs
+from tunegraph.tools.ml.models import get_family
+from tunegraph.tools.ml.tasks import quote_name
 
 TRIALS = 5  # one library-defaults trial from the Initializer, then 4 LLM turns (--sampler llm)
 BASE = ["optimize", "--model", "knn", "--llm", "ollama:fault", "--sampler", "llm", "--trials", str(TRIALS),
@@ -54,7 +54,7 @@ def check_finished_with_fallbacks(result: dict) -> None:
     assert result["n_trials"] == TRIALS and result["stop_reason"] == f"trial budget of {TRIALS} reached"
     assert result["llm"]["fallbacks"] == TRIALS  # the Initializer's and every optimizer turn
     assert result["trials_by_source"] == {"init": 1, "tpe": TRIALS - 1}  # library defaults, then TPE
-    study = optuna.load_study(study_name="faulty", storage=runtime.default_storage())
+    study = optuna.load_study(study_name="faulty", storage=runs.default_storage())
     assert all(t.user_attrs.get("llm_fallback") for t in study.trials if t.user_attrs["source"] == "tpe")
 
 
@@ -151,7 +151,7 @@ def test_prompt_injection_in_column_names_and_answers(serve, capsys, tmp_path):
 
 
 def test_timeout_comes_from_the_environment(monkeypatch):
-    from tools.llm import llm_timeout
+    from tunegraph.tools.llm.client import llm_timeout
 
     monkeypatch.setenv("TUNEGRAPH_LLM_TIMEOUT", "2.5")
     assert llm_timeout() == 2.5
@@ -161,7 +161,7 @@ def test_timeout_comes_from_the_environment(monkeypatch):
 
 
 def test_credentials_in_the_ollama_host_are_not_reported(monkeypatch):
-    from tools.llm import LLMConfigError, make_llm
+    from tunegraph.tools.llm.client import LLMConfigError, make_llm
 
     monkeypatch.setenv("OLLAMA_HOST", "http://admin:hunter2@127.0.0.1:9")
     with pytest.raises(LLMConfigError) as info:

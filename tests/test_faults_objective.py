@@ -17,9 +17,10 @@ import optuna
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from graphs.cli import main
+from tunegraph.graphs.cli import main
 from tests.fault_log import record
-from tools import models, runtime
+from tunegraph.tools.ml import models
+from tunegraph.tools.trials import runs
 
 TRIALS = 8
 
@@ -84,7 +85,7 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(monkeypatch, capsys, 
     result = json.loads(out_file.read_text())
     assert result["n_trials"] == TRIALS and result["stop_reason"] == f"trial budget of {TRIALS} reached"
 
-    study = optuna.load_study(study_name=f"faulty-{fault}", storage=runtime.default_storage())
+    study = optuna.load_study(study_name=f"faulty-{fault}", storage=runs.default_storage())
     faulty = [t for t in study.trials if t.params["x"] > 0.5]
     healthy = [t for t in study.trials if t.params["x"] <= 0.5]
     assert faulty and healthy  # the seed gives both kinds
@@ -117,7 +118,7 @@ def test_a_hung_or_crashed_evaluation_fails_its_trial_only(monkeypatch, capsys, 
                  "--no-learn", "--quiet", "--study", f"isolated-{fault}", "--out", str(tmp_path / "r.json")])
     out, err = capsys.readouterr()
     assert code == 0, err
-    study = optuna.load_study(study_name=f"isolated-{fault}", storage=runtime.default_storage())
+    study = optuna.load_study(study_name=f"isolated-{fault}", storage=runs.default_storage())
     faulty = [t for t in study.trials if t.params["x"] > 0.5]
     healthy = [t for t in study.trials if t.params["x"] <= 0.5]
     assert faulty and healthy and len(study.trials) == trials

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fault_log import record
-from tools.answers import AnswerError, parse_json_object
-from tools.search_space import SearchSpace, SearchSpaceError
-from tools.tasks import Task, TaskError, load_task, read_table, task_from_frame
+from tunegraph.tools.llm.answers import AnswerError, parse_json_object
+from tunegraph.tools.ml.search_space import SearchSpace, SearchSpaceError
+from tunegraph.tools.ml.tasks import Task, TaskError, load_task, read_table, task_from_frame
 
 pytestmark = pytest.mark.filterwarnings("ignore:dropped .* rows:UserWarning", "ignore:infinite values:UserWarning")
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -268,7 +268,7 @@ def user_frames(draw) -> tuple[pd.DataFrame, str]:
 
 
 def linear_defaults(task: Task) -> tuple[str, dict, str]:
-    from tools.models import FAMILIES
+    from tunegraph.tools.ml.models import FAMILIES
 
     family = "logistic_regression" if task.task_type == "classification" else "ridge"
     return family, FAMILIES[family].default_config(task), "accuracy" if task.task_type == "classification" else "rmse"
@@ -279,7 +279,7 @@ def linear_defaults(task: Task) -> tuple[str, dict, str]:
 def test_any_user_frame_gives_a_task_that_cross_validates_or_a_clear_error(case):
     """A table TuneGraph accepts must be one its models can learn from: the library defaults of the
     linear model cross-validate on it, whatever its columns and classes held."""
-    from tools.evaluation import cross_validate_config
+    from tunegraph.tools.trials.evaluation import cross_validate_config
 
     EXAMPLES["data frame (fuzzed)"] += 1
     frame, target = case
@@ -303,7 +303,7 @@ RUNS = Counter()
 def test_any_user_file_gives_a_result_or_says_why(tmp_path, capsys, case):
     """Through the whole CLI (file, graph, table): a result, or an error message; never a traceback, and a
     run whose trials all failed names the reason."""
-    from graphs.cli import main
+    from tunegraph.graphs.cli import main
 
     EXAMPLES["data frame (fuzzed)"] += 1
     frame, target = case

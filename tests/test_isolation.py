@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.isolation import IsolatedRunner, describe_exit
+from tunegraph.tools.trials.isolation import IsolatedRunner, describe_exit
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,7 @@ def test_a_dead_child_is_reported_and_replaced(runner):
 
 def test_the_child_dies_with_a_killed_parent(tmp_path):
     script = ("import sys, time; sys.path.insert(0, %r)\n"
-              "from tools.isolation import shared_runner\n"
+              "from tunegraph.tools.trials.isolation import shared_runner\n"
               "r = shared_runner(); r.call(abs, (1,), timeout=60); print(r.pid, flush=True)\n"
               "r.call(time.sleep, (3600,), timeout=3600)\n") % str(ROOT)
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -70,7 +70,7 @@ def test_the_child_dies_with_a_killed_parent(tmp_path):
 def test_each_thread_has_its_own_child():
     import threading
 
-    from tools.isolation import shared_runner
+    from tunegraph.tools.trials.isolation import shared_runner
 
     pids = {}
 

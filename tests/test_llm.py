@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.fake_ollama import FakeOllama
-from tools.llm import LLMConfigError, embedded_model_path, make_llm
+from tunegraph.tools.llm.client import LLMConfigError, embedded_model_path, make_llm
 
 
 def test_none_means_no_llm():
@@ -58,7 +58,7 @@ def test_embedded_model_answers_json_offline():
 
 
 def test_llama_threads_follows_environment(monkeypatch):
-    from tools.llm import llama_threads
+    from tunegraph.tools.llm.client import llama_threads
 
     monkeypatch.setenv("TUNEGRAPH_LLM_THREADS", "1")
     assert llama_threads() == 1
@@ -69,7 +69,7 @@ def test_llama_threads_follows_environment(monkeypatch):
 def test_llama_threads_leave_busy_cores_alone(monkeypatch):
     """Unset, the default is the cores the load average leaves idle: OpenMP threads that spin
     against other work make a call minutes long (benchmarks/llm_contention.py)."""
-    from tools.llm import llama_threads
+    from tunegraph.tools.llm.client import llama_threads
 
     monkeypatch.delenv("TUNEGRAPH_LLM_THREADS", raising=False)
     monkeypatch.setattr("os.cpu_count", lambda: 8)

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
-from tools import metabuild, metadataset
-from tools.metadataset import MetaDatasetError
-from tools.tasks import META_FEATURE_NAMES, TaskError
+from tunegraph.tools.meta import metabuild, metadataset
+from tunegraph.tools.meta.metadataset import MetaDatasetError
+from tunegraph.tools.ml.tasks import META_FEATURE_NAMES, TaskError
 
 
 def record(task="t", family="knn", score=0.5, params=None, direction="maximize", source="random"):

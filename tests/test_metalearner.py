@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools import metadataset
-from tools.evaluation import cross_validate_config, default_metric, get_metric
-from tools.metalearner import MetaLearner, MetaLearnerError, leave_one_dataset_out, sample_config
-from tools.models import get_family
-from tools.tasks import load_task, task_from_frame
+from tunegraph.tools.meta import metadataset
+from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
+from tunegraph.tools.meta.metalearner import MetaLearner, MetaLearnerError, leave_one_dataset_out, sample_config
+from tunegraph.tools.ml.models import get_family
+from tunegraph.tools.ml.tasks import load_task, task_from_frame
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_fit_predict_save_and_reload(small_metadataset, tmp_path):
 
 
 def metadataset_fingerprint(frame):
-    from tools.metalearner import fingerprint
+    from tunegraph.tools.meta.metalearner import fingerprint
 
     return fingerprint(frame)
 

@@ -8,10 +8,10 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from graphs.context import Context
-from graphs.optimize import builder
+from tunegraph.graphs.context import Context
+from tunegraph.graphs.optimize import builder
 from tests.helpers import scripted_llm
-from tools import runtime
+from tunegraph.tools.trials import runs
 
 IRIS_KNN = {"dataset": "iris", "model": "knn", "study_name": "iris-knn"}
 
@@ -22,7 +22,7 @@ def invoke(inputs, context, checkpointer=None, thread="t"):
 
 
 def trials(name="iris-knn"):
-    return runtime.open_run({"study_name": name, **IRIS_KNN}, storage=runtime.default_storage()).study.trials
+    return runs.open_run({"study_name": name, **IRIS_KNN}, storage=runs.default_storage()).study.trials
 
 
 def test_no_llm_runs_the_budget_with_defaults_first():
@@ -40,7 +40,7 @@ GARBAGE = ["I think k should be small!", '{"config": {"n_neighbors": "many"}}', 
 
 
 def test_malformed_llm_answers_fall_back_and_are_counted():
-    runtime.register_llm("scripted-garbage", scripted_llm(then=GARBAGE[0]))
+    runs.register_llm("scripted-garbage", scripted_llm(then=GARBAGE[0]))
     final = invoke(IRIS_KNN, Context(llm="scripted-garbage", sampler="llm", trials=5, folds=3, llm_retries=1))
     done = trials()
     assert len(done) == 5 and all(t.state.name == "COMPLETE" for t in done)
@@ -52,7 +52,7 @@ def test_malformed_llm_answers_fall_back_and_are_counted():
 
 @pytest.mark.parametrize("answer", GARBAGE[1:])
 def test_each_kind_of_bad_answer_is_rejected(answer):
-    runtime.register_llm("scripted-bad", scripted_llm(then=answer))
+    runs.register_llm("scripted-bad", scripted_llm(then=answer))
     final = invoke(IRIS_KNN, Context(llm="scripted-bad", sampler="llm", trials=3, folds=3, llm_retries=0))
     assert final["llm"]["invalid"] == final["llm"]["calls"] == 3
     assert [t.user_attrs["source"] for t in trials()] == ["init", "tpe", "tpe"]
@@ -62,7 +62,7 @@ def test_valid_llm_answers_are_clipped_used_and_explained():
     init = json.dumps({"configs": [{"n_neighbors": 500, "weights": "distance", "p": 1}], "reasoning": "smooth"})
     step = lambda k: json.dumps({"config": {"n_neighbors": k, "weights": "distance", "p": "2"},
                                  "reasoning": f"try k={k}", "ranges": {"n_neighbors": [2, 30]}})
-    runtime.register_llm("scripted-good", scripted_llm(init, step(7), step(7), step(9), step(11)))
+    runs.register_llm("scripted-good", scripted_llm(init, step(7), step(7), step(9), step(11)))
     final = invoke(IRIS_KNN, Context(llm="scripted-good", sampler="llm", trials=5, folds=3))
     done = trials()
     assert [t.user_attrs["source"] for t in done] == ["init", "init", "llm", "llm", "llm"]
@@ -77,7 +77,7 @@ def test_range_change_that_drops_the_best_configuration_is_refused():
     init = json.dumps({"configs": [{"n_neighbors": 5, "weights": "uniform", "p": 2}], "reasoning": "-"})
     narrow = json.dumps({"config": {"n_neighbors": 40, "weights": "uniform", "p": 1}, "reasoning": "go big",
                          "ranges": {"n_neighbors": [35, 50]}})
-    runtime.register_llm("scripted-narrow", scripted_llm(init, narrow))
+    runs.register_llm("scripted-narrow", scripted_llm(init, narrow))
     final = invoke(IRIS_KNN, Context(llm="scripted-narrow", sampler="llm", trials=2, folds=3))
     assert final["search_space"]["n_neighbors"]["low"] == 1  # unchanged: the best (k=5) would be cut out
     assert trials()[1].params["n_neighbors"] == 40
@@ -109,7 +109,7 @@ def test_a_run_whose_first_trials_all_fail_stops_early_naming_the_reason():
 
 def test_resume_after_interruption_loses_and_repeats_nothing(tmp_path):
     """Stop the graph mid-run (an exception inside a node, as a crash would), then resume it."""
-    import agents.evaluator as evaluator
+    import tunegraph.agents.evaluator as evaluator
 
     context = Context(llm="none", trials=8, folds=3)
     config = {"configurable": {"thread_id": "iris-knn"}}
@@ -143,7 +143,7 @@ def test_resume_after_interruption_loses_and_repeats_nothing(tmp_path):
 
 def test_a_finished_study_can_be_extended_by_its_name():
     invoke(IRIS_KNN, Context(llm="none", trials=3, folds=3), thread="first")
-    runtime.forget_runs()
+    runs.forget_runs()
     final = invoke(IRIS_KNN, Context(llm="none", trials=5, folds=3), thread="second")
     assert final["n_done"] == 5
     assert [t.user_attrs["source"] for t in trials()].count("init") == 1
@@ -151,7 +151,7 @@ def test_a_finished_study_can_be_extended_by_its_name():
 
 def test_a_study_name_cannot_be_reused_for_another_task():
     invoke(IRIS_KNN, Context(llm="none", trials=1, folds=3))
-    runtime.forget_runs()
+    runs.forget_runs()
     with pytest.raises(ValueError, match="was made for another task"):
         invoke({**IRIS_KNN, "dataset": "wine"}, Context(llm="none", trials=1, folds=3), thread="x")
 
@@ -159,9 +159,9 @@ def test_a_study_name_cannot_be_reused_for_another_task():
 def test_trials_cut_off_by_a_crash_are_adopted_or_abandoned():
     from langgraph.runtime import Runtime
 
-    import agents.optimizer as optimizer
+    import tunegraph.agents.optimizer as optimizer
 
-    run = runtime.open_run(IRIS_KNN, storage=runtime.default_storage())
+    run = runs.open_run(IRIS_KNN, storage=runs.default_storage())
     full = run.study.ask(run.bounds.to_optuna())  # asked and sampled, never evaluated
     run.study._storage.set_trial_user_attr(full._trial_id, "worker", "w1")
     bare = run.study.ask()  # killed before any parameter was sampled

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_iris, load_diabetes
 
-from tools import config_matrix, metadataset
-from tools.config_matrix import PoolConfig, build_pool, sobol_configs
-from tools.models import get_family
-from tools.portfolio import (FAILED_REGRET, PortfolioSetting, greedy_portfolio, regret_table, similarity_weights,
+from tunegraph.tools.meta import config_matrix, metadataset
+from tunegraph.tools.meta.config_matrix import PoolConfig, build_pool, sobol_configs
+from tunegraph.tools.ml.models import get_family
+from tunegraph.tools.meta.portfolio import (FAILED_REGRET, PortfolioSetting, greedy_portfolio, regret_table, similarity_weights,
                              task_portfolio)
-from tools.tasks import META_FEATURE_NAMES
+from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
 
 
 def cells(scores: dict[tuple[str, str], float | None], task_type="classification", family_of=None) -> pd.DataFrame:

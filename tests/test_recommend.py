@@ -7,16 +7,17 @@ import json
 import pytest
 from langgraph.runtime import Runtime
 
-from agents.judge import best_attempt, deterministic_checks, judge
-from agents.recommender import meta_learner_recommendation, recommend
-from agents.retriever import gather_evidence
-from graphs.cli import main
-from graphs.context import Context
-from graphs.recommend import graph
+from tunegraph.agents.judge import best_attempt, deterministic_checks, judge
+from tunegraph.agents.recommender import meta_learner_recommendation, recommend
+from tunegraph.agents.retriever import gather_evidence
+from tunegraph.graphs.cli import main
+from tunegraph.graphs.context import Context
+from tunegraph.graphs.recommend import graph
 from tests.helpers import scripted_llm
 from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
-from tools import knowledge, metadataset, runtime
-from tools.tasks import load_task
+from tunegraph.tools.meta import knowledge, metadataset
+from tunegraph.tools.trials import runs
+from tunegraph.tools.ml.tasks import load_task
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_recommender_without_llm_justifies_from_evidence(kb):
      '"expected_fit_time_s": 0.01, "justification": "C2 fits; SHAP favours it"}', False),
 ])
 def test_recommender_with_scripted_llm(kb, reply, fallback):
-    runtime.register_llm("scripted-rec", scripted_llm(then=reply))
+    runs.register_llm("scripted-rec", scripted_llm(then=reply))
     out = recommend(state_for(kb), rt(llm="scripted-rec", llm_retries=0))
     rec = out["recommendation"]
     assert (rec["source"] == "meta-learner") == fallback
@@ -94,7 +95,7 @@ def test_judge_checks_catch_bad_claims(kb):
 
 
 def test_judge_sends_critique_back_and_the_best_attempt_wins(kb):
-    runtime.register_llm("scripted-judge", scripted_llm(then='{"format": 2, "consistency": 1, "completeness": 2, '
+    runs.register_llm("scripted-judge", scripted_llm(then='{"format": 2, "consistency": 1, "completeness": 2, '
                                                             '"critique": "cite the similar data sets"}'))
     state = state_for(kb)
     state["recommendation"] = meta_learner_recommendation(state["evidence"])
@@ -118,7 +119,7 @@ def test_graph_without_llm_evaluates_the_recommendation(kb):
 def test_graph_rounds_are_bounded_when_the_judge_keeps_rejecting(kb):
     answer = json.dumps({"choice": "C1", "changes": {}, "expected_score": 0.0, "expected_fit_time_s": 99,
                          "justification": "because"})  # far from the evidence: the checks fail every round
-    runtime.register_llm("scripted-stubborn", scripted_llm(then=answer))
+    runs.register_llm("scripted-stubborn", scripted_llm(then=answer))
     out = graph.invoke({"dataset": "wine"}, context=Context(llm="scripted-stubborn", max_rounds=3))
     assert len(out["attempts"]) == 3 and out["final"]["rounds"] == 3
     assert not out["final"]["judgement"]["passed"]
@@ -144,13 +145,13 @@ def test_cli_recommend_without_any_metadataset(capsys):
 def test_warm_start_and_learning_from_the_run(kb):
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from graphs.optimize import builder
+    from tunegraph.graphs.optimize import builder
 
     g = builder.compile(checkpointer=InMemorySaver())
     final = g.invoke({"dataset": "wine", "model": "knn", "study_name": "warm"}, {"configurable": {"thread_id": "w"}},
                      context=Context(llm="none", trials=5, folds=3, warm_start=2))
-    study = runtime.open_run({"dataset": "wine", "model": "knn", "study_name": "warm"},
-                             storage=runtime.default_storage()).study
+    study = runs.open_run({"dataset": "wine", "model": "knn", "study_name": "warm"},
+                             storage=runs.default_storage()).study
     sources = [t.user_attrs["source"] for t in study.trials]
     assert sources[:3] == ["init", "meta", "meta"] and len(sources) == 5
     assert final["learned"] == 5

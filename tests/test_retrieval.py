@@ -13,9 +13,9 @@ import os
 import numpy as np
 import pytest
 
-from tools import metadataset, retrieval
-from tools.retrieval import ExperimentTextIndex, RetrievalError, TaskIndex, open_indexes
-from tools.tasks import META_FEATURE_NAMES
+from tunegraph.tools.meta import metadataset, retrieval
+from tunegraph.tools.meta.retrieval import ExperimentTextIndex, RetrievalError, TaskIndex, open_indexes
+from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
 
 
 def mf(n_rows, n_numeric, n_categorical=0, n_classes=0, majority=0.5, skew=0.0):

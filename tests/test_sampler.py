@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from tools.sampler import LLMTPESampler, Proposal
+from tunegraph.tools.trials.sampler import LLMTPESampler, Proposal
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.search_space import CategoricalParam, FloatParam, IntParam, SearchSpace, SearchSpaceError
+from tunegraph.tools.ml.search_space import CategoricalParam, FloatParam, IntParam, SearchSpace, SearchSpaceError
 
 SPEC = {
     "learning_rate": {"type": "float", "low": 0.001, "high": 0.5, "log": True},

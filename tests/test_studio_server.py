@@ -17,7 +17,7 @@ import optuna
 import pytest
 
 from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
-from tools import metadataset
+from tunegraph.tools.meta import metadataset
 
 pytest.importorskip("langgraph_api", reason="the LangGraph server comes with the 'test' and 'studio' extras")
 from langgraph_sdk import get_sync_client  # noqa: E402

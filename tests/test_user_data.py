@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from graphs.cli import main
+from tunegraph.graphs.cli import main
 from tests.fault_log import record
-from tools import models, runtime
+from tunegraph.tools.ml import models
+from tunegraph.tools.trials import runs
 
 
 def rare_class_csv(path, n_rows: int = 240, n_classes: int = 6):
@@ -42,7 +43,7 @@ def test_boosting_trials_succeed_on_a_one_row_class_with_the_requested_folds(tmp
     assert code == 0, capsys.readouterr().err
     result = json.loads(out.read_text())
     assert result["n_trials"] == 2 and result["n_failed"] == 0 and result["best_value"] > 0.3
-    study = optuna.load_study(study_name=f"rare-{family}", storage=runtime.default_storage())
+    study = optuna.load_study(study_name=f"rare-{family}", storage=runs.default_storage())
     assert all(len(t.user_attrs["fold_scores"]) == 5 for t in study.trials)
     record("data", f"a class of 1 row, 5 folds ({family})", 2, sum(t.state.name == "COMPLETE" for t in study.trials),
            "folds kept; fitted on the classes present, probability 0 for the missing one")
@@ -127,8 +128,8 @@ def test_recommend_evaluate_cross_validates_a_rare_class_with_the_same_folds(tmp
     """`recommend --evaluate` (and warm starts, through the Evaluator) use the same cross-validation."""
     from types import SimpleNamespace
 
-    from agents.evaluator import evaluate_recommendation
-    from graphs.context import Context
+    from tunegraph.agents.evaluator import evaluate_recommendation
+    from tunegraph.graphs.context import Context
 
     data = rare_class_csv(tmp_path / "rare.csv")
     state = {"data_path": str(data), "target": "y", "metric": "log_loss",

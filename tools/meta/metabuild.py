@@ -27,10 +27,10 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from tools import metadataset
-from tools.evaluation import cross_validate_config, default_metric, get_metric
-from tools.models import get_family
-from tools.tasks import Task, TaskError, read_table, task_from_frame
+from tunegraph.tools.meta import metadataset
+from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
+from tunegraph.tools.ml.models import get_family
+from tunegraph.tools.ml.tasks import Task, TaskError, read_table, task_from_frame
 
 DEFAULT_FAMILIES = ("xgboost", "lightgbm", "random_forest", "extra_trees", "hist_gradient_boosting", "linear", "knn")
 

@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tools.metadataset import MF_COLUMNS, params_of
-from tools.retrieval import fingerprint, write_atomic  # one identity of a meta-dataset for the learner and the indexes
-from tools.models import FAMILIES, families_for
-from tools.search_space import CategoricalParam, IntParam, SearchSpace
-from tools.tasks import META_FEATURE_NAMES
+from tunegraph.tools.meta.metadataset import MF_COLUMNS, params_of
+from tunegraph.tools.meta.retrieval import fingerprint, write_atomic  # one identity of a meta-dataset for the learner and the indexes
+from tunegraph.tools.ml.models import FAMILIES, families_for
+from tunegraph.tools.ml.search_space import CategoricalParam, IntParam, SearchSpace
+from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
 
 FAMILY_COLUMNS = [f"family_{name}" for name in FAMILIES]
 

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from tools.tasks import META_FEATURE_NAMES
+from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
 
 SCHEMA_VERSION = 1
 SOURCES = ("default", "grid", "random", "tpe", "llm", "meta", "init", "user")

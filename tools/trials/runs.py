@@ -21,13 +21,13 @@ from typing import Any, Iterator, Mapping
 
 import optuna
 
-from tools.distributed import is_rdb, open_storage, study_lock
-from tools.evaluation import Metric, get_metric
-from tools.llm import LLMClient, make_llm
-from tools.models import ModelFamily, get_family
-from tools.sampler import LLMTPESampler
-from tools.search_space import SearchSpace
-from tools.tasks import Task, TaskError, load_task
+from tunegraph.tools.trials.distributed import is_rdb, open_storage, study_lock
+from tunegraph.tools.trials.evaluation import Metric, get_metric
+from tunegraph.tools.llm.client import LLMClient, make_llm
+from tunegraph.tools.ml.models import ModelFamily, get_family
+from tunegraph.tools.trials.sampler import LLMTPESampler
+from tunegraph.tools.ml.search_space import SearchSpace
+from tunegraph.tools.ml.tasks import Task, TaskError, load_task
 
 DATA_DIR = Path(".tunegraph")
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")

@@ -17,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from tools import metadataset
-from tools.metalearner import MetaLearner, fingerprint
-from tools.retrieval import ExperimentTextIndex, RetrievalError, TaskIndex, open_indexes
+from tunegraph.tools.meta import metadataset
+from tunegraph.tools.meta.metalearner import MetaLearner, fingerprint
+from tunegraph.tools.meta.retrieval import ExperimentTextIndex, RetrievalError, TaskIndex, open_indexes
 
 
 @dataclass

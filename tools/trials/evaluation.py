@@ -22,8 +22,8 @@ from sklearn.model_selection import KFold, StratifiedKFold
 
 from threadpoolctl import threadpool_limits
 
-from tools.models import ESTIMATOR_THREADS, get_family
-from tools.tasks import Task, TaskError
+from tunegraph.tools.ml.models import ESTIMATOR_THREADS, get_family
+from tunegraph.tools.ml.tasks import Task, TaskError
 
 
 @dataclass(frozen=True)
@@ -234,7 +234,7 @@ def run_folds(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_l
 
 def _run_isolated(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_limit: float | None,
                   start: float) -> EvalResult:
-    from tools.isolation import IsolationError, describe_exit, shared_runner
+    from tunegraph.tools.trials.isolation import IsolationError, describe_exit, shared_runner
 
     runner = shared_runner()
     # the soft limit inside the child stops between folds; the kill waits a little longer for it

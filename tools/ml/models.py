@@ -17,9 +17,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from tools.all_classes import AllClassesClassifier
-from tools.search_space import SearchSpace
-from tools.tasks import Task, TaskError
+from tunegraph.tools.ml.all_classes import AllClassesClassifier
+from tunegraph.tools.ml.search_space import SearchSpace
+from tunegraph.tools.ml.tasks import Task, TaskError
 
 ESTIMATOR_THREADS = 1  # one thread per fit: fast on small data, fair timings, no oversubscription
 
@@ -260,7 +260,7 @@ def _mlp_defaults(task_type: str, width: int) -> dict:
 
 
 def _mlp_make(c: dict, task: Task, seed: int, needs_proba: bool):
-    from tools.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
+    from tunegraph.tools.ml.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
 
     cls = TorchMLPClassifier if task.task_type == "classification" else TorchMLPRegressor
     return cls(random_state=seed, **c)

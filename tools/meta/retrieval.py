@@ -33,8 +33,8 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from tools.metadataset import COLUMNS, MF_COLUMNS
-from tools.tasks import META_FEATURE_NAMES, TASK_TYPES
+from tunegraph.tools.meta.metadataset import COLUMNS, MF_COLUMNS
+from tunegraph.tools.ml.tasks import META_FEATURE_NAMES, TASK_TYPES
 
 INDEX_VERSION = 1
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"

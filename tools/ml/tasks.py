@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from tools.columns import prepare_columns
+from tunegraph.tools.ml.columns import prepare_columns
 
 TaskType = Literal["classification", "regression"]
 TASK_TYPES: tuple[str, ...] = ("classification", "regression")

@@ -48,7 +48,7 @@ def looks_like_id_name(name: str) -> bool:
 
 def prepare_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """``X`` without identifiers and free text, dates expanded into parts, and a note per change."""
-    from tools.tasks import quote_name
+    from tunegraph.tools.ml.tasks import quote_name
 
     out: dict[str, pd.Series] = {}
     notes: list[str] = []

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tools.models import get_family
+from tunegraph.tools.ml.models import get_family
 
 FAILED_REGRET = 1.0  # a failed cell is as bad as the task's worst working configuration
 

@@ -35,12 +35,12 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from tools import metadataset
-from tools.evaluation import cross_validate_config, default_metric, get_metric
-from tools.metabuild import load_indexed_task, read_index, resolve_family
-from tools.models import get_family
-from tools.search_space import CategoricalParam, FloatParam, SearchSpace
-from tools.tasks import META_FEATURE_NAMES, TaskError
+from tunegraph.tools.meta import metadataset
+from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
+from tunegraph.tools.meta.metabuild import load_indexed_task, read_index, resolve_family
+from tunegraph.tools.ml.models import get_family
+from tunegraph.tools.ml.search_space import CategoricalParam, FloatParam, SearchSpace
+from tunegraph.tools.ml.tasks import META_FEATURE_NAMES, TaskError
 
 MATRIX_FAMILIES = ("xgboost", "lightgbm", "random_forest", "extra_trees", "hist_gradient_boosting", "linear", "knn")
 # which task type a family's best configurations come from, for families that do only one

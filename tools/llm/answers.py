@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.search_space import CategoricalParam, IntParam, SearchSpace
+from tunegraph.tools.ml.search_space import CategoricalParam, IntParam, SearchSpace
 
 
 class AnswerError(ValueError):

@@ -1,0 +1,1 @@
+"""Meta-knowledge: the meta-dataset, the configuration matrix and portfolios, the meta-learner, retrieval."""

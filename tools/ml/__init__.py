@@ -1,0 +1,1 @@
+"""Models and tasks: data sets and meta-features, model families, search spaces."""

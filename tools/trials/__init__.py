@@ -1,0 +1,1 @@
+"""Running trials: cross-validation, isolation, the LLM-TPE sampler, runs and shared studies."""
