@@ -7,6 +7,7 @@ many trials have run: the best few configurations, the latest few, and counts.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import optuna
@@ -27,8 +28,10 @@ def summarize(state: dict[str, Any], runtime) -> dict[str, Any]:
     finished = finished_trials(run.study)
     update = progress(finished, run.study.direction)
     update["history"] = history_text(finished, run.study.direction, run.metric.name)
+    reasons = failure_reasons(finished, limit=1)
     update["stop_reason"] = stop_reason(update["n_done"], update["since_improvement"],
-                                        float(state.get("elapsed_s") or 0.0), ctx)
+                                        float(state.get("elapsed_s") or 0.0), ctx, n_failed=update["n_failed"],
+                                        top_failure=reasons[0] if reasons else None)
     return update
 
 
@@ -51,7 +54,24 @@ def progress(finished: list[FrozenTrial], direction) -> dict[str, Any]:
     }
 
 
-def stop_reason(n_done: int, since_improvement: int, elapsed_s: float, ctx) -> str | None:
+def failure_reasons(finished: list[FrozenTrial], limit: int = 3) -> list[tuple[str, int]]:
+    """The most common reasons (user attribute ``error``) the failed trials failed for, with their counts."""
+    reasons = Counter(t.user_attrs.get("error") or "no reason recorded" for t in finished if t.state == TrialState.FAIL)
+    return reasons.most_common(limit)
+
+
+def stop_reason(n_done: int, since_improvement: int, elapsed_s: float, ctx, n_failed: int = 0,
+                top_failure: tuple[str, int] | None = None) -> str | None:
+    """Why the run stops now, or None to go on.
+
+    When the first ``ctx.fail_fast`` trials have all failed, the run stops before the budget:
+    a model that cannot fit the data (a bad column, a class it refuses) fails every trial the
+    same way, and spending the whole budget to learn that again hides the reason behind time.
+    """
+    if ctx.fail_fast and n_done >= ctx.fail_fast and n_failed == n_done:
+        reason, count = top_failure or ("no reason recorded", n_failed)
+        return (f"stopped early: all of the first {n_done} trials failed (fail-fast {ctx.fail_fast}); "
+                f"most common reason ({count} of {n_done}): {reason}")
     if n_done >= ctx.trials:
         return f"trial budget of {ctx.trials} reached"
     if ctx.time_budget and elapsed_s >= ctx.time_budget:

@@ -21,7 +21,8 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ["tests/test_faults_llm.py", "tests/test_faults_objective.py", "tests/test_crash_resume.py", "tests/test_fuzz.py"]
+TESTS = ["tests/test_faults_llm.py", "tests/test_faults_objective.py", "tests/test_crash_resume.py", "tests/test_fuzz.py",
+         "tests/test_user_data.py"]
 
 
 def run_tests(log: Path) -> tuple[int, str]:

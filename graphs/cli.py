@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -15,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+EXIT_NO_RESULT = 1  # the run ended without one successful trial: the table says why
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -59,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--p-llm", type=float, default=cli_default("p_llm"), help=cli_help("p_llm"))
     opt.add_argument("--patience", type=int, default=cli_default("patience"), help=cli_help("patience"))
     opt.add_argument("--time-budget", type=float, default=cli_default("time_budget"), help=cli_help("time_budget"))
+    opt.add_argument("--fail-fast", type=int, default=cli_default("fail_fast"), metavar="N",
+                     help=cli_help("fail_fast", ", naming the reason"))
     opt.add_argument("--warm-start", type=int, default=cli_default("warm_start"), metavar="K",
                      help=cli_help("warm_start"))
     opt.add_argument("--no-learn", action="store_true",
@@ -203,6 +207,8 @@ def run_optimize(args: argparse.Namespace) -> int:
         return _error(f"--warm-start must be >= 0, got {args.warm_start}")
     if args.folds < 2:
         return _error(f"--folds must be at least 2, got {args.folds}")
+    if args.fail_fast < 0:
+        return _error(f"--fail-fast must be >= 0, got {args.fail_fast}")
     if not 0.0 <= args.p_llm <= 1.0:
         return _error(f"--p-llm must be within [0, 1], got {args.p_llm}")
     if args.data and not args.target:
@@ -212,7 +218,8 @@ def run_optimize(args: argparse.Namespace) -> int:
     from tunegraph.graphs.context import Context, cli_default
 
     context = Context(llm=args.llm, sampler=args.sampler, p_llm=args.p_llm, trials=args.trials,
-                      time_budget=args.time_budget, patience=args.patience, seed=args.seed, folds=args.folds,
+                      time_budget=args.time_budget, patience=args.patience, fail_fast=args.fail_fast,
+                      seed=args.seed, folds=args.folds,
                       warm_start=args.warm_start, learn=cli_default("learn") and not args.no_learn,
                       trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
     from tunegraph.tools.trials.distributed import StorageError, WorkerBusy
@@ -258,7 +265,8 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
                       f"({run.metric.direction})  [bold]sampler[/bold] {context.sampler}  [bold]LLM[/bold] {llm_name}"
                       + (f"  [yellow]resuming after {done_before} finished trials[/yellow]" if resuming or done_before else ""))
         try:
-            _stream(graph, None if resuming else inputs, config, context, console, done_before, args.trials)
+            with _each_warning_once():
+                _stream(graph, None if resuming else inputs, config, context, console, done_before, args.trials)
         except KeyboardInterrupt:  # the note shows with --quiet too: it says how to resume
             Console(stderr=True).print(f"\n[yellow]interrupted[/yellow]: finished trials are saved in the study. "
                                        f"Resume with: tunegraph optimize ... --study {inputs['study_name']}"
@@ -267,7 +275,36 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
             return EXIT_INTERRUPTED
         final = graph.get_state(config).values
     _report(run, final, time.perf_counter() - started, console, args)
+    if final.get("n_done") and final.get("n_failed") == final.get("n_done"):  # no result: say why, and exit non-zero
+        from tunegraph.agents.summarizer import failure_reasons, finished_trials
+
+        top = failure_reasons(finished_trials(run.study), limit=1)
+        print(f"tunegraph: error: no trial succeeded ({final['n_failed']} failed); most common reason"
+              + (f" ({top[0][1]} of {final['n_failed']}): {top[0][0]}" if top else ": none recorded"), file=sys.stderr)
+        return EXIT_NO_RESULT
     return 0
+
+
+@contextlib.contextmanager
+def _each_warning_once():
+    """Show each warning once in a run: one about the data (a rare class) comes from every trial.
+
+    Python's own "once" does not hold here: each fold's ``catch_warnings`` changes the filters,
+    which clears the record of what was shown, so the warning came back with every trial.
+    """
+    shown: set[tuple[type, str]] = set()
+    original = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if (category, str(message)) not in shown:
+            shown.add((category, str(message)))
+            original(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = original
 
 
 def _stream(graph, inputs, config, context, console, done_before: int, total: int) -> None:
@@ -601,6 +638,11 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
     table.add_row("trials", f"{len(trials)} finished ({len(trials) - len(complete)} failed)"
                   + (f", {abandoned} abandoned by a dead worker and run again" if abandoned else ""))
     table.add_row("trials by source", ", ".join(f"{k}: {v}" for k, v in sorted(by_source.items())) or "-")
+    from tunegraph.agents.summarizer import failure_reasons
+
+    reasons = failure_reasons(trials)
+    if reasons:  # the most common first: one model error usually explains most failures
+        table.add_row("failure reasons", "\n".join(f"{count} x {_shorten(reason, 160)}" for reason, count in reasons))
     calls = int(llm.get("calls", 0))
     table.add_row("LLM", (run.llm.name if run.llm else "none") + (
         f": {calls} calls, {int(llm.get('invalid', 0))} invalid answers, {int(llm.get('errors', 0))} errors, "
@@ -621,6 +663,7 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
             "best_value": best.value if best else None, "best_params": best.params if best else None,
             "best_trial": best.number if best else None, "n_trials": len(trials),
             "n_failed": len(trials) - len(complete), "n_abandoned": abandoned, "trials_by_source": dict(by_source),
+            "failure_reasons": [{"reason": reason, "count": count} for reason, count in reasons],
             "llm": llm,
             "llm_faults": faults, "llm_model": run.llm.name if run.llm else None,
             "stop_reason": state.get("stop_reason"),
@@ -632,6 +675,10 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
         }
         Path(args.out).write_text(json.dumps(result, indent=2, default=str))
         console.print(f"result written to {args.out}")
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 if __name__ == "__main__":

@@ -54,6 +54,8 @@ class Context:
     patience: int = setting("patience", 0,
         "Stop after this many trials without improvement (0: off; SLLMBO used 15 for llm, 5 for "
         "llm_tpe).")
+    fail_fast: int = setting("fail_fast", 3,
+        "Stop early when this many trials have run and every one failed (0: off).")
     seed: int = setting("seed", 0, "Seed of the sampler, the folds and the models.")
     folds: int = setting("folds", 5, "Cross-validation folds.")
     trial_timeout: float = setting("trial_timeout", 0.0, "Per-trial time limit in seconds (0: none).")

@@ -52,6 +52,17 @@ def test_stop_rules():
     assert stop_reason(5, 99, 10.0, Context(trials=10)) is None  # patience 0 = off
 
 
+def test_fail_fast_stops_when_the_first_trials_all_failed():
+    ctx = Context(trials=10, fail_fast=3)
+    why = stop_reason(3, 3, 0.0, ctx, n_failed=3, top_failure=("ValueError: bad labels", 3))
+    assert why == ("stopped early: all of the first 3 trials failed (fail-fast 3); most common reason (3 of 3): "
+                   "ValueError: bad labels")
+    assert stop_reason(2, 2, 0.0, ctx, n_failed=2) is None  # not yet 3
+    assert stop_reason(4, 0, 0.0, ctx, n_failed=3) is None  # one succeeded
+    assert stop_reason(3, 3, 0.0, Context(trials=10, fail_fast=0), n_failed=3) is None  # off
+    assert stop_reason(3, 3, 0.0, Context(trials=3), n_failed=3).startswith("stopped early")  # before the budget
+
+
 def test_adapt_space_stays_inside_the_family_bounds():
     bounds = SearchSpace.from_dict({"k": {"type": "int", "low": 1, "high": 50},
                                     "w": {"type": "categorical", "choices": ["a", "b"]}})

@@ -199,13 +199,79 @@ def small_class_task() -> Task:
     return task_from_frame(frame, "y", name="small")
 
 
-def test_class_smaller_than_the_fold_count_still_works():
+def test_class_smaller_than_the_fold_count_keeps_the_folds():
     task = small_class_task()
-    with pytest.warns(UserWarning, match="smallest class has 3 rows; using 3 folds instead of 5"):
+    with pytest.warns(UserWarning, match=r"1 class with fewer rows than the 5 folds: 'w' \(3 rows\); keeping 5 folds"):
         result = cross_validate_config(task, "logistic_regression", defaults("logistic_regression", task), folds=5)
     assert result.status == "ok", result.error
-    assert len(result.fold_scores) == 3
+    assert len(result.fold_scores) == 5
     assert 0.0 <= result.mean <= 1.0
+
+
+def rare_class_task(n_rows: int = 300, n_classes: int = 10) -> Task:
+    """``n_classes`` classes, class 4 of a single row: 4 of 5 training folds and 4 of 5 test folds lack it."""
+    rng = np.random.default_rng(0)
+    others = [c for c in range(n_classes) if c != 4]  # the rare class in the middle: XGBoost wants 0..k-1
+    y = np.append(rng.choice(others, size=n_rows - 1), 4)
+    frame = pd.DataFrame(rng.normal(size=(n_rows, 3)), columns=["a", "b", "c"])
+    frame["a"] += y  # learnable, so the scores mean something
+    frame["y"] = [f"class {v}" for v in y]
+    return task_from_frame(frame, "y", name="rare")
+
+
+@pytest.mark.parametrize("family", ["xgboost", "lightgbm", "random_forest", "logistic_regression"])
+@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy", "f1", "roc_auc", "log_loss"])
+def test_a_one_row_class_keeps_every_fold_and_every_metric(family, metric):
+    """Before: xgboost failed with 'Invalid classes inferred from unique values of y', and every
+    family failed ROC AUC and log loss (fewer probability columns than classes), on 2 folds."""
+    task = rare_class_task()
+    config = defaults(family, task)
+    if "n_estimators" in config:
+        config["n_estimators"] = 20
+    with pytest.warns(UserWarning, match=r"'class 4' \(1 row\); keeping 5 folds"):
+        result = cross_validate_config(task, family, config, metric=metric, folds=5)
+    assert result.status == "ok", result.error
+    assert len(result.fold_scores) == 5 and all(math.isfinite(s) for s in result.fold_scores)
+    if metric == "log_loss":
+        assert result.mean > 0
+    else:
+        assert 1 / 9 < result.mean <= 1.0  # better than chance: the models learned from the other classes
+
+
+def test_roc_auc_ovr_is_scikit_learns_when_every_class_is_there_and_skips_a_missing_one(iris):
+    from sklearn.metrics import roc_auc_score
+
+    from tunegraph.tools.trials.evaluation import roc_auc_ovr
+
+    model = get_family("logistic_regression").build(defaults("logistic_regression", iris), iris).fit(iris.X, iris.y)
+    proba = model.predict_proba(iris.X)
+    assert roc_auc_ovr(iris.y, proba, labels=[0, 1, 2]) == pytest.approx(
+        roc_auc_score(iris.y, proba, multi_class="ovr"), abs=1e-12)
+    two = iris.y != 2  # a fold without class 2: scikit-learn gives NaN for the whole fold
+    with pytest.warns(Warning):
+        assert math.isnan(roc_auc_score(iris.y[two], proba[two], multi_class="ovr", labels=[0, 1, 2]))
+    expected = np.mean([roc_auc_score(iris.y[two] == c, proba[two][:, c]) for c in (0, 1)])
+    assert roc_auc_ovr(iris.y[two], proba[two], labels=[0, 1, 2]) == pytest.approx(expected)
+    assert math.isnan(roc_auc_ovr(np.zeros(5), np.ones((5, 3)) / 3, labels=[0, 1, 2]))  # one class: undefined
+
+
+def test_roc_auc_skips_single_class_test_folds_and_says_so_when_none_is_left():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"a": rng.normal(size=40), "y": [1] * 2 + [0] * 38})
+    task = task_from_frame(frame, "y")
+    with pytest.warns(UserWarning, match=r"1 \(2 rows\)"):
+        result = cross_validate_config(task, "logistic_regression", defaults("logistic_regression", task),
+                                       metric="roc_auc", folds=5)
+    assert result.status == "ok" and len(result.fold_scores) == 2  # the 3 folds without a positive row are left out
+    accuracy = cross_validate_config(task, "logistic_regression", defaults("logistic_regression", task),
+                                     metric="accuracy", folds=5)
+    assert len(accuracy.fold_scores) == 5  # accuracy is defined on every fold
+    tiny = task_from_frame(pd.DataFrame({"a": [0.0, 1.0], "y": [0, 1]}), "y")
+    with pytest.warns(UserWarning, match="not stratified"):
+        result = cross_validate_config(tiny, "logistic_regression", defaults("logistic_regression", tiny),
+                                       metric="roc_auc", folds=2)
+    assert result.status == "failed"
+    assert result.error.startswith("roc_auc is undefined on every fold: each of the 2 test folds has a single class")
 
 
 def test_make_folds():
@@ -213,7 +279,8 @@ def test_make_folds():
     cv = make_folds(task, 3, seed=0)
     assert isinstance(cv, StratifiedKFold) and cv.get_n_splits() == 3
     tiny = task_from_frame(pd.DataFrame({"a": [1, 2, 3], "y": [0.5, 1.5, 2.5]}), "y")
-    cv = make_folds(tiny, 5, seed=0)
+    with pytest.warns(UserWarning, match="only 3 rows: using 3 folds instead of 5"):
+        cv = make_folds(tiny, 5, seed=0)
     assert isinstance(cv, KFold) and cv.get_n_splits() == 3  # never more folds than rows
     for bad in (1, 0, -2):
         with pytest.raises(TaskError, match=f"at least 2 folds, got {bad}"):

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from tests.fault_log import record
 from tunegraph.tools.llm.answers import AnswerError, parse_json_object
 from tunegraph.tools.ml.search_space import SearchSpace, SearchSpaceError
-from tunegraph.tools.ml.tasks import Task, TaskError, load_task, read_table
+from tunegraph.tools.ml.tasks import Task, TaskError, load_task, read_table, task_from_frame
 
 pytestmark = pytest.mark.filterwarnings("ignore:dropped .* rows:UserWarning", "ignore:infinite values:UserWarning")
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -214,3 +214,114 @@ def test_known_bad_tables_get_their_message(content, message):
         path.write_bytes(content)
         with pytest.raises(TaskError, match=message):
             read_table(path)
+
+
+# --- users' data frames: mixed types, empty and constant columns, rare classes, odd names -------------
+USER_FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+names = st.text(max_size=6) | st.sampled_from(["a", "id", "user_id", "Ünïcödé", "列名", "🙂 x", " y ", "y", "0",
+                                                "when"])
+cell_kinds = {
+    "float": st.floats(allow_nan=True, allow_infinity=True, width=32),
+    "int": st.integers(-1000, 1000),
+    "bool": st.booleans() | st.none(),
+    "mixed": st.integers(-5, 5) | st.text(max_size=3) | st.floats(allow_nan=True) | st.none() | st.booleans(),
+    "text": st.text(max_size=30),
+    "category": st.sampled_from(["red", "green", "blue"]) | st.none(),
+    "date": st.dates().map(str) | st.none() | st.just("not a date"),
+}
+
+
+@st.composite
+def user_frames(draw) -> tuple[pd.DataFrame, str]:
+    """A table as users bring them, and the name of its target column."""
+    n_rows = draw(st.integers(1, 30))
+    columns: list[tuple[str, list]] = []
+    for _ in range(draw(st.integers(1, 4))):
+        used = [c for c, _ in columns]
+        name = draw(st.sampled_from(used)) if used and draw(st.integers(0, 11)) == 0 \
+            else draw(names.filter(lambda n: n not in used))  # now and then a duplicate name
+        kind = draw(st.sampled_from([*cell_kinds, "empty", "constant", "row number"]))
+        if kind == "empty":
+            values = [None] * n_rows
+        elif kind == "constant":
+            values = [draw(cell_kinds["mixed"])] * n_rows
+        elif kind == "row number":
+            values = list(range(n_rows))
+        else:
+            values = draw(st.lists(cell_kinds[kind], min_size=n_rows, max_size=n_rows))
+        columns.append((name, values))
+    target_kind = draw(st.sampled_from(["rare classes", "labels", "numbers", "mixed"]))
+    if target_kind == "rare classes":  # common classes and one of a single row
+        target = draw(st.lists(st.sampled_from(["a", "a", "b", "c"]), min_size=n_rows, max_size=n_rows))
+        target[draw(st.integers(0, n_rows - 1))] = "rare"
+    elif target_kind == "labels":
+        target = draw(st.lists(st.integers(0, 3) | st.none(), min_size=n_rows, max_size=n_rows))
+    elif target_kind == "numbers":
+        target = draw(st.lists(st.floats(-1e6, 1e6) | st.none(), min_size=n_rows, max_size=n_rows))
+    else:
+        target = draw(st.lists(cell_kinds["mixed"], min_size=n_rows, max_size=n_rows))
+    target_name = draw(names.filter(lambda n: n not in [c for c, _ in columns]))
+    columns.append((target_name, target))
+    frame = pd.DataFrame({i: values for i, (_, values) in enumerate(columns)})
+    frame.columns = [name for name, _ in columns]
+    return frame, target_name
+
+
+def linear_defaults(task: Task) -> tuple[str, dict, str]:
+    from tunegraph.tools.ml.models import FAMILIES
+
+    family = "logistic_regression" if task.task_type == "classification" else "ridge"
+    return family, FAMILIES[family].default_config(task), "accuracy" if task.task_type == "classification" else "rmse"
+
+
+@USER_FUZZ
+@given(user_frames())
+def test_any_user_frame_gives_a_task_that_cross_validates_or_a_clear_error(case):
+    """A table TuneGraph accepts must be one its models can learn from: the library defaults of the
+    linear model cross-validate on it, whatever its columns and classes held."""
+    from tunegraph.tools.trials.evaluation import cross_validate_config
+
+    EXAMPLES["data frame (fuzzed)"] += 1
+    frame, target = case
+    try:
+        task = task_from_frame(frame, target, name="fuzz")
+    except TaskError as exc:
+        assert str(exc)
+        return
+    assert len(set(task.X.columns)) == task.X.shape[1] > 0 and len(task.y) == len(task.X)
+    assert task.describe() and all(math.isfinite(v) for v in task.meta_features().values())
+    family, config, metric = linear_defaults(task)
+    result = cross_validate_config(task, family, config, metric=metric, folds=3)
+    assert result.status == "ok", (result.error, task.X.dtypes.to_dict(), task.y)
+
+
+RUNS = Counter()
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=user_frames())
+def test_any_user_file_gives_a_result_or_says_why(tmp_path, capsys, case):
+    """Through the whole CLI (file, graph, table): a result, or an error message; never a traceback, and a
+    run whose trials all failed names the reason."""
+    from tunegraph.graphs.cli import main
+
+    EXAMPLES["data frame (fuzzed)"] += 1
+    frame, target = case
+    RUNS["n"] += 1
+    data, out = tmp_path / f"user{RUNS['n']}.csv", tmp_path / f"result{RUNS['n']}.json"
+    frame.to_csv(data, index=False)
+    code = main(["optimize", "--data", str(data), "--target", str(target).strip() or "?", "--model", "knn",
+                 "--llm", "none", "--sampler", "random", "--trials", "3", "--folds", "3", "--no-learn", "--quiet",
+                 "--study", f"fuzz-{RUNS['n']}", "--out", str(out)])
+    _, err = capsys.readouterr()
+    assert "Traceback" not in err
+    assert code in (0, 1, 2), err
+    if code == 2:
+        assert "tunegraph: error: " in err
+        return
+    result = json.loads(out.read_text())
+    assert result["n_trials"] >= 1
+    if result["n_failed"] == result["n_trials"]:
+        assert code == 1 and "no trial succeeded" in err and result["failure_reasons"]
+    else:
+        assert code == 0 and result["best_value"] is not None

@@ -106,11 +106,19 @@ def test_early_stopping_with_patience():
 
 
 def test_failing_trials_are_recorded_and_the_run_goes_on():
-    final = invoke(IRIS_KNN, Context(llm="none", trials=4, folds=3, trial_timeout=1e-6))
+    final = invoke(IRIS_KNN, Context(llm="none", trials=4, folds=3, trial_timeout=1e-6, fail_fast=0))
     done = trials()
     assert len(done) == 4 and all(t.state.name == "FAIL" for t in done)
     assert all(t.user_attrs["status"] == "timeout" for t in done)
     assert final["n_failed"] == 4 and final["best_value"] is None
+
+
+def test_a_run_whose_first_trials_all_fail_stops_early_naming_the_reason():
+    final = invoke(IRIS_KNN, Context(llm="none", trials=20, folds=3, trial_timeout=1e-6))
+    assert len(trials()) == 3 and final["n_done"] == 3 and final["n_failed"] == 3
+    assert final["stop_reason"].startswith("stopped early: all of the first 3 trials failed (fail-fast 3); "
+                                           "most common reason (")
+    assert "exceeded the time limit of 1e-06 s after 1 fold(s)" in final["stop_reason"]
 
 
 def test_resume_after_interruption_loses_and_repeats_nothing(tmp_path):

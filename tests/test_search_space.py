@@ -539,3 +539,14 @@ def test_clip_gives_a_contained_config_or_a_search_space_error(raw):
         else:
             assert type(value) is (int if isinstance(p, IntParam) else float)
             assert p.low <= value <= p.high
+
+
+def test_numpy_values_are_read_and_shown_as_plain_values():
+    import numpy as np
+
+    space = SearchSpace.from_dict({"k": {"type": "int", "low": 1, "high": 50},
+                                   "w": {"type": "categorical", "choices": [1, 2]}})
+    config, notes = space.clip({"k": np.int64(3), "w": np.int64(2)})
+    assert config == {"k": 3, "w": 2} and type(config["w"]) is int and notes == []  # before: 'w: 2 read as 2'
+    with pytest.raises(SearchSpaceError, match=r"^k: expected a finite number, got inf$"):  # before: np.float64(inf)
+        space.clip({"k": np.float64("inf"), "w": 1})

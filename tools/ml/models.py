@@ -17,6 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from tunegraph.tools.ml.all_classes import AllClassesClassifier
 from tunegraph.tools.ml.search_space import SearchSpace
 from tunegraph.tools.ml.tasks import Task, TaskError
 
@@ -47,16 +48,25 @@ class ModelFamily:
         return config
 
     def build(self, config: dict[str, Any], task: Task, seed: int = 0, needs_proba: bool = False):
-        """A Pipeline: imputation, categorical encoding, scaling where the model needs it, model."""
+        """A Pipeline: imputation, categorical encoding, scaling where the model needs it, model.
+
+        A classifier is wrapped in :class:`AllClassesClassifier`: a training fold that lacks a
+        rare class still fits (XGBoost wants labels 0..k-1), and ``predict_proba`` keeps one
+        column per class of the task, so ROC AUC and log loss can score every fold.
+        """
         if task.task_type not in self.task_types:
             raise TaskError(f"model family '{self.name}' does not do {task.task_type}")
-        return Pipeline([("prep", preprocessor(task, self.needs_scaling)),
-                         ("model", self._make(dict(config), task, seed, needs_proba))])
+        model = self._make(dict(config), task, seed, needs_proba)
+        if task.task_type == "classification":
+            model = AllClassesClassifier(model, classes=tuple(range(task.n_classes)))
+        return Pipeline([("prep", preprocessor(task, self.needs_scaling)), ("model", model)])
 
 
 def preprocessor(task: Task, scale: bool) -> ColumnTransformer:
-    numeric = [SimpleImputer(strategy="median")] + ([StandardScaler()] if scale else [])
-    categorical = [SimpleImputer(strategy="most_frequent"),
+    # keep_empty_features: a column with values only outside the training fold is filled with 0
+    # there, not dropped (dropping every column left a model with 0 features on small, gappy data)
+    numeric = [SimpleImputer(strategy="median", keep_empty_features=True)] + ([StandardScaler()] if scale else [])
+    categorical = [SimpleImputer(strategy="most_frequent", keep_empty_features=True),
                    OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=20, sparse_output=False)]
     parts = []
     if task.numeric_columns:

@@ -203,6 +203,8 @@ class SearchSpace:
 
 
 def _coerce(name: str, param: FloatParam | IntParam | CategoricalParam, value: Any, notes: list[str]) -> Any:
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):  # np.int64(3) -> 3: matched and shown plainly
+        value = value.item()
     if isinstance(param, CategoricalParam):
         for choice in param.choices:  # exact match; type-checked because True == 1 in Python
             if type(choice) is type(value) and choice == value:

@@ -9,8 +9,10 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import json
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from tunegraph.tools.ml.columns import prepare_columns
 
 TaskType = Literal["classification", "regression"]
 TASK_TYPES: tuple[str, ...] = ("classification", "regression")
@@ -42,6 +46,7 @@ class Task:
     target: str
     classes: list = field(default_factory=list)
     source: str = ""
+    notes: list[str] = field(default_factory=list)  # what was done to the columns (tools/ml/columns.py), for describe()
 
     @property
     def n_classes(self) -> int:
@@ -70,6 +75,9 @@ class Task:
                 f"{mf['missing_share']:.1%} missing cells. Task: {kind}, target {quote_name(self.target)}.")
         if self.task_type == "classification":
             text += f" Majority class share {mf['majority_share']:.2f}."
+        if self.notes:  # names in the notes are quoted (quote_name): safe in prompts
+            shown = self.notes[:6] + ([f"{len(self.notes) - 6} more"] if len(self.notes) > 6 else [])
+            text += f" Columns: {'; '.join(shown)}."
         return text
 
 
@@ -107,7 +115,8 @@ def load_task(dataset: str | None = None, data: str | Path | None = None, target
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file with clear errors for missing, unreadable or empty files."""
+    """Read a CSV (comma, semicolon or tab: sniffed) or Parquet file, with clear errors for missing,
+    unreadable or empty files."""
     path = Path(path).expanduser()
     if not path.exists():
         raise TaskError(f"data file not found: {path}")
@@ -118,8 +127,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path, na_values=["?", "NA", "N/A", "na", ""], keep_default_na=True,
-                                skipinitialspace=True)
+            sep, decimal = sniff_format(path)
+            frame = pd.read_csv(path, sep=sep, decimal=decimal, na_values=["?", "NA", "N/A", "na", ""],
+                                keep_default_na=True, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise TaskError(f"data file is empty: {path}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
@@ -133,6 +143,44 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise TaskError(f"{path} has duplicate column names: {', '.join(duplicates)}")
     frame.columns = names
     return frame
+
+
+DELIMITERS = (",", ";", "\t")
+
+
+def sniff_format(path: str | Path, sample_bytes: int = 65536) -> tuple[str, str]:
+    """``(delimiter, decimal mark)`` of a text table, from its first lines.
+
+    The delimiter is the one of comma, semicolon and tab that splits the lines most consistently
+    into as many columns as the header (ties go to the comma, then to more columns). Not
+    csv.Sniffer: it guesses from character frequencies and may pick any character, a letter or a
+    space in a small file; users write one of these three. With semicolons, a decimal comma
+    (1,5) is taken when the numbers use it and none uses a point, as spreadsheets in many
+    locales write them.
+    """
+    with open(path, "rb") as handle:
+        raw = handle.read(sample_bytes)
+    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
+    lines = [line for line in text.splitlines() if line.strip()][:50]
+    if len(raw) == sample_bytes and len(lines) > 1:
+        lines = lines[:-1]  # probably cut off mid-line
+    best, best_key = ",", None
+    for delimiter in DELIMITERS:
+        try:
+            widths = [len(row) for row in csv.reader(lines, delimiter=delimiter)]
+        except csv.Error:
+            continue
+        if not widths or widths[0] < 2:
+            continue
+        key = (sum(w == widths[0] for w in widths) / len(widths), widths[0])
+        if best_key is None or key > best_key:
+            best, best_key = delimiter, key
+    decimal = "."
+    if best == ";":
+        cells = [cell.strip() for row in csv.reader(lines[1:], delimiter=";") for cell in row]
+        if any(re.fullmatch(r"-?\d+,\d+", c) for c in cells) and not any(re.fullmatch(r"-?\d*\.\d+", c) for c in cells):
+            decimal = ","
+    return best, decimal
 
 
 def _load_builtin(name: str, target: str | None) -> tuple[pd.DataFrame, str, str, str]:
@@ -161,9 +209,20 @@ def infer_task_type(y: pd.Series) -> TaskType:
 
 def task_from_frame(frame: pd.DataFrame, target: str, name: str = "data", task_type: str | None = None,
                     source: str = "") -> Task:
-    """Validate a table and split it into features and an encoded target."""
+    """Validate a table and split it into features and an encoded target.
+
+    Identifiers and free text are dropped and dates expanded into parts (tools/ml/columns.py); the
+    task's ``notes`` say which, and so does ``describe()``.
+    """
     if frame.shape[0] == 0:
         raise TaskError(f"data set '{name}' is empty")
+    names = [str(c) for c in frame.columns]  # a model pipeline selects columns by name: names are text
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise TaskError(f"data set '{name}' has duplicate column names: {', '.join(duplicates[:10])}; "
+                        "each column needs its own name")
+    frame = frame.set_axis(names, axis=1)
+    target = str(target)
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:30])) + (" ..." if frame.shape[1] > 30 else "")
         raise TaskError(f"target column '{target}' not found; columns are: {shown}")
@@ -175,31 +234,40 @@ def task_from_frame(frame: pd.DataFrame, target: str, name: str = "data", task_t
         warnings.warn(f"dropped {int(missing_target.sum())} rows with no value in target '{target}'", stacklevel=2)
         frame = frame.loc[~missing_target]
         y_raw = frame[target]
-    X = frame.drop(columns=[target])
-    X = X.loc[:, X.notna().any(axis=0)]  # a column with no values carries nothing
+    X = frame.drop(columns=[target]).reset_index(drop=True)
+    empty = [c for c in X.columns if X[c].isna().all()]  # a column with no values carries nothing
+    notes = [f"dropped {quote_name(c)} (no values)" for c in empty]
+    X = X.drop(columns=empty)
+    for col in X.columns:  # before the roles: unique numbers are not codes
+        X[col] = _numbers_as_numbers(X[col])
+    X, changed = prepare_columns(X)
+    notes += changed
     if X.shape[1] == 0:
-        raise TaskError(f"data set '{name}' has no feature columns besides the target '{target}'")
-    X = X.reset_index(drop=True)
+        dropped = f" ({'; '.join(notes[:5])})" if notes else ""
+        raise TaskError(f"data set '{name}' has no feature columns besides the target '{target}'{dropped}")
+    if changed:
+        warnings.warn(f"columns of '{name}': {'; '.join(changed)}", stacklevel=2)
     infinite = [c for c in X.columns if pd.api.types.is_float_dtype(X[c]) and np.isinf(X[c].to_numpy(dtype=float)).any()]
     if infinite:  # '1e999' or 'inf' in a CSV: every model would reject the table, so treat it as missing
         warnings.warn(f"infinite values in {', '.join(map(str, infinite[:5]))} are treated as missing", stacklevel=2)
         X[infinite] = X[infinite].replace([np.inf, -np.inf], np.nan)
-    for col in X.columns:  # keep pandas' categorical dtypes out of the pipelines' way
-        if isinstance(X[col].dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(X[col]):
-            X[col] = X[col].astype(str).where(X[col].notna())
+    for col in X.columns:  # categories as text: pandas' categorical dtype and mixed types trip the encoders
+        if not pd.api.types.is_numeric_dtype(X[col]) or pd.api.types.is_bool_dtype(X[col]):
+            X[col] = _as_category_text(X[col])
     kind = task_type or infer_task_type(y_raw)
     if kind == "classification":
         labels = y_raw.astype(str) if not pd.api.types.is_numeric_dtype(y_raw) else y_raw
         classes, codes = np.unique(labels.to_numpy(), return_inverse=True)
         if len(classes) < 2:
-            raise TaskError(f"target '{target}' has a single class ({classes[0]!r}); classification needs two or more")
+            raise TaskError(f"target '{target}' has a single class ({plain(classes[0])!r}); "
+                            "classification needs two or more")
         y = codes.astype(np.int64)
-        class_list = [c.item() if hasattr(c, "item") else c for c in classes]
+        class_list = [plain(c) for c in classes]
     else:
         if not pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw):
             numeric = pd.to_numeric(y_raw, errors="coerce")
             if numeric.isna().any():
-                bad = y_raw[numeric.isna()].iloc[0]
+                bad = plain(y_raw[numeric.isna()].iloc[0])
                 raise TaskError(f"regression target '{target}' is not numeric (value {bad!r}); "
                                 "use --task-type classification if it is a label")
             y_raw = numeric
@@ -210,7 +278,26 @@ def task_from_frame(frame: pd.DataFrame, target: str, name: str = "data", task_t
         if np.nanstd(y) == 0:
             raise TaskError(f"regression target '{target}' is constant; there is nothing to predict")
         class_list = []
-    return Task(name=name, X=X, y=y, task_type=kind, target=target, classes=class_list, source=source)
+    return Task(name=name, X=X, y=y, task_type=kind, target=target, classes=class_list, source=source, notes=notes)
+
+
+def plain(value: object) -> object:
+    """A NumPy scalar as the Python value it holds, so messages read ``1``, not ``np.int64(1)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _numbers_as_numbers(col: pd.Series) -> pd.Series:
+    """An object column holding only numbers (a frame built from Python lists) as a numeric column."""
+    values = col.dropna()
+    if col.dtype == object and len(values) and values.map(lambda v: isinstance(v, (int, float, np.number))
+                                                          and not isinstance(v, (bool, np.bool_))).all():
+        return pd.to_numeric(col, errors="coerce")
+    return col
+
+
+def _as_category_text(col: pd.Series) -> pd.Series:
+    """A non-numeric column as text (mixed types trip the encoders), missing values kept missing."""
+    return col.astype(str).where(col.notna())
 
 
 META_FEATURE_NAMES: tuple[str, ...] = (

@@ -13,11 +13,11 @@ import time
 import traceback
 import warnings
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.metrics import get_scorer
+from sklearn.metrics import get_scorer, log_loss, make_scorer, roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from threadpoolctl import threadpool_limits
@@ -89,16 +89,81 @@ class EvalResult:
 
 
 def make_folds(task: Task, folds: int, seed: int):
+    """The splitter: shuffled and seeded, stratified by class for classification.
+
+    A class with fewer rows than ``folds`` keeps the requested number of folds, with a warning
+    naming it. Dropping to fewer folds (as this did before) changed every trial's training share
+    and score for the sake of one class, and did not even help: a class of 1 row is missing
+    from a training fold however few folds there are. The models cope instead (a fold without
+    a class gives it probability 0: tools/ml/all_classes.py) and so do the metrics (FoldScorer).
+    """
     if folds < 2:
         raise TaskError(f"cross-validation needs at least 2 folds, got {folds}")
-    if task.task_type == "classification":
-        smallest = int(np.bincount(task.y).min())
-        if smallest < folds:
-            warnings.warn(f"smallest class has {smallest} rows; using {max(smallest, 2)} folds instead of {folds}",
-                          stacklevel=2)
-            folds = max(smallest, 2)
-        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return KFold(n_splits=min(folds, len(task.y)), shuffle=True, random_state=seed)
+    n_rows = len(task.y)
+    if folds > n_rows:  # every test fold needs a row
+        warnings.warn(f"only {n_rows} rows: using {n_rows} folds instead of {folds}", stacklevel=3)
+        folds = n_rows
+    if task.task_type != "classification":
+        return KFold(n_splits=folds, shuffle=True, random_state=seed)
+    counts = np.bincount(task.y, minlength=task.n_classes)
+    if counts.max() < folds:  # StratifiedKFold refuses when every class is smaller than the fold count
+        warnings.warn(f"every class has fewer rows than the {folds} folds: the folds are not stratified", stacklevel=3)
+        return KFold(n_splits=folds, shuffle=True, random_state=seed)
+    rare = [(task.classes[i] if i < len(task.classes) else i, int(c)) for i, c in enumerate(counts) if c < folds]
+    if rare:
+        shown = ", ".join(f"{label!r} ({c} row{'' if c == 1 else 's'})" for label, c in rare[:10])
+        warnings.warn(f"{len(rare)} class{'' if len(rare) == 1 else 'es'} with fewer rows than the {folds} folds: "
+                      f"{shown}{' ...' if len(rare) > 10 else ''}; keeping {folds} folds: a model trained on a "
+                      "fold without such a class gives it probability 0", stacklevel=3)
+    return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def roc_auc_ovr(y_true, y_score, *, labels: Sequence) -> float:
+    """One-vs-rest ROC AUC: the mean over the classes present in ``y_true`` (column i is ``labels[i]``).
+
+    The same as scikit-learn's ``roc_auc_ovr`` when the test fold has every class. A class
+    missing from it has no positives, so its AUC is undefined: scikit-learn then makes the
+    whole fold NaN (with ``labels``) or raises (without); here it is left out of the mean.
+    """
+    y_true, y_score = np.asarray(y_true), np.asarray(y_score)
+    aucs = [roc_auc_score(y_true == label, y_score[:, i]) for i, label in enumerate(labels)
+            if 0 < int((y_true == label).sum()) < len(y_true)]
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+@dataclass(frozen=True)
+class FoldScorer:
+    """Scores a fitted model on one test fold, knowing every class of the task.
+
+    A test fold may lack a rare class: log loss is then told the labels (scikit-learn infers
+    them from the fold and refuses the extra probability column), multiclass ROC AUC averages
+    over the classes present (:func:`roc_auc_ovr`), and a fold with a single class cannot be
+    scored by ROC AUC at all, so ``defined_on`` says to skip it. Accuracy, balanced accuracy
+    and F1 need nothing: they use the classes present in the fold.
+    """
+
+    metric: str
+    scorer: Callable
+    needs_two_classes: bool = False
+
+    def defined_on(self, y) -> bool:
+        return not self.needs_two_classes or len(np.unique(y)) >= 2
+
+    def __call__(self, model, X, y) -> float:
+        return float(self.scorer(model, X, y))
+
+
+def fold_scorer(spec: Metric, task: Task) -> FoldScorer:
+    """The :class:`FoldScorer` of metric ``spec`` on ``task``."""
+    labels = list(range(task.n_classes))
+    multiclass = task.n_classes > 2
+    if spec.name == "log_loss":
+        scorer = make_scorer(log_loss, greater_is_better=False, response_method="predict_proba", labels=labels)
+    elif spec.name == "roc_auc" and multiclass:
+        scorer = make_scorer(roc_auc_ovr, response_method="predict_proba", labels=labels)
+    else:
+        scorer = get_scorer(spec.scorer_multiclass if (multiclass and spec.scorer_multiclass) else spec.scorer)
+    return FoldScorer(spec.name, scorer, needs_two_classes=spec.name == "roc_auc")
 
 
 def cross_validate_config(task: Task, family: str, config: dict[str, Any], metric: str | None = None,
@@ -113,7 +178,7 @@ def cross_validate_config(task: Task, family: str, config: dict[str, Any], metri
     """
     spec = get_metric(metric, task)
     fam = get_family(family, task.task_type)
-    scorer_name = spec.scorer_multiclass if (task.n_classes > 2 and spec.scorer_multiclass) else spec.scorer
+    scorer = fold_scorer(spec, task)
     sign = -1.0 if spec.direction == "minimize" else 1.0
     start = time.perf_counter()
     try:
@@ -122,24 +187,33 @@ def cross_validate_config(task: Task, family: str, config: dict[str, Any], metri
     except Exception as exc:  # a bad configuration must not end the run
         return _failed("failed", _one_line(exc), [], [], start)
     if not isolate:
-        return run_folds(task, estimator, cv, scorer_name, sign, time_limit)
-    return _run_isolated(task, estimator, cv, scorer_name, sign, time_limit, start)
+        return run_folds(task, estimator, cv, scorer, sign, time_limit)
+    return _run_isolated(task, estimator, cv, scorer, sign, time_limit, start)
 
 
-def run_folds(task: Task, estimator, cv, scorer_name: str, sign: float, time_limit: float | None) -> EvalResult:
-    """Fit and score ``estimator`` on each fold of ``cv`` (module level: a child process runs it too)."""
-    scorer = get_scorer(scorer_name)
+def run_folds(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_limit: float | None) -> EvalResult:
+    """Fit and score ``estimator`` on each fold of ``cv`` (module level: a child process runs it too).
+
+    A test fold the metric cannot score (ROC AUC on a single class) is left out; the trial
+    fails only when no fold can be scored.
+    """
     start = time.perf_counter()
-    scores, fit_times = [], []
+    scores, fit_times, skipped = [], [], 0
     try:
-        for train, test in cv.split(task.X, task.y):
+        with warnings.catch_warnings():  # make_folds has said which classes are rare, in plainer words
+            warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+            splits = list(cv.split(task.X, task.y))
+        for train, test in splits:
+            if not scorer.defined_on(task.y[test]):
+                skipped += 1
+                continue
             model = clone(estimator)
             t0 = time.perf_counter()
             with warnings.catch_warnings(), threadpool_limits(limits=ESTIMATOR_THREADS):
                 warnings.simplefilter("ignore")
                 model.fit(task.X.iloc[train], task.y[train])
                 fit_times.append(time.perf_counter() - t0)
-                score = sign * float(scorer(model, task.X.iloc[test], task.y[test]))
+                score = sign * scorer(model, task.X.iloc[test], task.y[test])
             if not math.isfinite(score):
                 return _failed("failed", f"score is {score} on a fold", scores, fit_times, start)
             scores.append(score)
@@ -150,11 +224,15 @@ def run_folds(task: Task, estimator, cv, scorer_name: str, sign: float, time_lim
         return _failed("failed", "MemoryError: the model ran out of memory", scores, fit_times, start)
     except Exception as exc:  # a bad configuration must not end the run
         return _failed("failed", _one_line(exc), scores, fit_times, start)
+    if not scores:
+        return _failed("failed", f"{scorer.metric} is undefined on every fold: each of the {skipped} test folds "
+                       "has a single class; choose another --metric (e.g. accuracy) or fewer --folds",
+                       scores, fit_times, start)
     return EvalResult("ok", float(np.mean(scores)), float(np.std(scores)), [float(s) for s in scores],
                       float(np.mean(fit_times)), time.perf_counter() - start)
 
 
-def _run_isolated(task: Task, estimator, cv, scorer_name: str, sign: float, time_limit: float | None,
+def _run_isolated(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_limit: float | None,
                   start: float) -> EvalResult:
     from tunegraph.tools.trials.isolation import IsolationError, describe_exit, shared_runner
 
@@ -162,7 +240,7 @@ def _run_isolated(task: Task, estimator, cv, scorer_name: str, sign: float, time
     # the soft limit inside the child stops between folds; the kill waits a little longer for it
     hard_limit = None if time_limit is None else time_limit + max(1.0, 0.1 * time_limit)
     try:
-        outcome, value = runner.call(run_folds, (task, estimator, cv, scorer_name, sign, time_limit),
+        outcome, value = runner.call(run_folds, (task, estimator, cv, scorer, sign, time_limit),
                                      timeout=hard_limit if hard_limit is not None else 1e9)
     except IsolationError as exc:
         return _failed("failed", str(exc), [], [], start)
