@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
@@ -33,7 +34,7 @@ def evaluate(state: dict[str, Any], runtime) -> dict[str, Any]:
             return {"pending_trial": None, "last_result": _result_of(storage.get_trial(trial_id))}
         result = cross_validate_config(run.task, run.family.name, pending["params"], run.metric.name,
                                        folds=ctx.folds, seed=ctx.seed, time_limit=ctx.trial_timeout or None,
-                                       isolate=bool(ctx.trial_timeout))
+                                       isolate=bool(ctx.trial_timeout), on_fold=_pruning(run, trial_id))
         try:
             _record(run, trial_id, pending["number"], result)
         except (UpdateFinishedTrialError, ValueError):
@@ -59,13 +60,29 @@ def _record(run, trial_id: int, number: int, result) -> None:
             storage.set_trial_user_attr(trial_id, key, value)
     if result.ok:
         run.study.tell(number, result.mean)
+    elif result.status == "pruned":
+        run.study.tell(number, state=TrialState.PRUNED)
     else:
         run.study.tell(number, state=TrialState.FAIL)
 
 
+def _pruning(run, trial_id: int):
+    """Each fold's running mean reported as the trial's intermediate value; the study's pruner decides
+    (Optuna's MedianPruner or SuccessiveHalvingPruner; none unless the run asked for one)."""
+    if isinstance(run.study.pruner, optuna.pruners.NopPruner):
+        return None
+    trial = optuna.trial.Trial(run.study, trial_id)
+
+    def on_fold(fold: int, running_mean: float) -> bool:
+        trial.report(running_mean, fold)
+        return trial.should_prune()
+
+    return on_fold
+
+
 def _result_of(trial) -> dict[str, Any]:
-    return {"number": trial.number, "source": trial.user_attrs.get("source"),
-            "status": "ok" if trial.state == TrialState.COMPLETE else "failed",
+    status = {TrialState.COMPLETE: "ok", TrialState.PRUNED: "pruned"}.get(trial.state, "failed")
+    return {"number": trial.number, "source": trial.user_attrs.get("source"), "status": status,
             "value": trial.value, "error": trial.user_attrs.get("error")}
 
 

@@ -36,8 +36,9 @@ def summarize(state: dict[str, Any], runtime) -> dict[str, Any]:
 
 
 def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """Completed and failed trials; those abandoned by a crash before evaluation do not count."""
-    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+    """Completed, pruned and failed trials; those abandoned by a crash before evaluation do not count."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
+                                                                  TrialState.FAIL))
             if counts(t)]
 
 
@@ -46,7 +47,8 @@ def progress(finished: list[FrozenTrial], direction) -> dict[str, Any]:
     best = _best(complete, direction)
     since = sum(1 for t in finished if best is None or t.number > best.number)
     return {
-        "n_done": len(finished), "n_failed": len(finished) - len(complete),
+        "n_done": len(finished), "n_failed": sum(1 for t in finished if t.state == TrialState.FAIL),
+        "n_pruned": sum(1 for t in finished if t.state == TrialState.PRUNED),
         "best_value": float(best.value) if best else None,
         "best_params": dict(best.params) if best else None,
         "best_number": int(best.number) if best else None,

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tunegraph.tools.trials.evaluation import METRICS
     from tunegraph.tools.ml.models import FAMILIES
     from tunegraph.tools.trials.sampler import MODES
+    from tunegraph.tools.trials.runs import PRUNERS
     from tunegraph.graphs.context import cli_default, cli_help
 
     parser = argparse.ArgumentParser(prog="tunegraph", description="Pick a model's hyperparameters with a "
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--p-llm", type=float, default=cli_default("p_llm"), help=cli_help("p_llm"))
     opt.add_argument("--patience", type=int, default=cli_default("patience"), help=cli_help("patience"))
     opt.add_argument("--time-budget", type=float, default=cli_default("time_budget"), help=cli_help("time_budget"))
+    opt.add_argument("--pruner", default=cli_default("pruner"), choices=PRUNERS, help=cli_help("pruner"))
     opt.add_argument("--fail-fast", type=int, default=cli_default("fail_fast"), metavar="N",
                      help=cli_help("fail_fast", ", naming the reason"))
     opt.add_argument("--warm-start", type=int, default=cli_default("warm_start"), metavar="K",
@@ -197,7 +199,7 @@ def _error(message: str) -> int:
 
 def run_optimize(args: argparse.Namespace) -> int:
     from tunegraph.tools.llm.client import LLMConfigError
-    from tunegraph.tools.trials.runs import check_study_name, default_study_name, open_run
+    from tunegraph.tools.trials.runs import check_study_name, default_study_name, run_for
     from tunegraph.tools.ml.search_space import SearchSpaceError
     from tunegraph.tools.ml.tasks import TaskError
 
@@ -219,6 +221,7 @@ def run_optimize(args: argparse.Namespace) -> int:
 
     context = Context(llm=args.llm, sampler=args.sampler, p_llm=args.p_llm, trials=args.trials,
                       time_budget=args.time_budget, patience=args.patience, fail_fast=args.fail_fast,
+                      pruner=args.pruner,
                       seed=args.seed, folds=args.folds,
                       warm_start=args.warm_start, learn=cli_default("learn") and not args.no_learn,
                       trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
@@ -230,8 +233,7 @@ def run_optimize(args: argparse.Namespace) -> int:
             check_study_name(args.worker)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            run = open_run(inputs, storage=context.storage, llm=context.llm, sampler=context.sampler,
-                           p_llm=context.p_llm, seed=context.seed, n_startup_trials=context.n_startup_trials)
+            run = run_for(inputs, context)
     except (TaskError, LLMConfigError, SearchSpaceError, ValueError, StorageError) as exc:
         return _error(str(exc))
     try:
@@ -264,6 +266,8 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
         console.print(f"[bold]model[/bold] {run.family.name}  [bold]metric[/bold] {run.metric.name} "
                       f"({run.metric.direction})  [bold]sampler[/bold] {context.sampler}  [bold]LLM[/bold] {llm_name}"
                       + (f"  [yellow]resuming after {done_before} finished trials[/yellow]" if resuming or done_before else ""))
+        if len(run.task.y) >= LARGE_ROWS and done_before < args.trials:
+            _say_estimate(run, context, args.trials - done_before, console)
         try:
             with _each_warning_once():
                 _stream(graph, None if resuming else inputs, config, context, console, done_before, args.trials)
@@ -305,6 +309,26 @@ def _each_warning_once():
         yield
     finally:
         warnings.showwarning = original
+
+
+LARGE_ROWS = 10_000  # from here on a run says, before its first trial, about how long it will take
+
+
+def _say_estimate(run, context, trials: int, console) -> None:
+    from tunegraph.agents.chat import estimate_seconds
+
+    try:
+        total = estimate_seconds(run.task, run.family.name, trials, context)
+    except Exception:  # an estimate must never stop a run
+        return
+    per_trial = total / max(trials, 1)
+    console.print(f"[bold]estimate[/bold] {len(run.task.y):,} rows: about {_seconds(per_trial)} per trial, "
+                  f"{_seconds(total)} for {trials} trials ({context.folds}-fold CV; from the meta-learner's predicted "
+                  "fit time)" + ("" if context.pruner != "none" else "; --pruner median stops weak trials after a fold"))
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value < 120 else (f"{value / 60:.0f} min" if value < 7200 else f"{value / 3600:.1f} h")
 
 
 def _stream(graph, inputs, config, context, console, done_before: int, total: int) -> None:
@@ -635,7 +659,9 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
         table.add_row("best configuration", json.dumps(best.params))
         if best.user_attrs.get("cv_std") is not None:
             table.add_row("CV std", f"{best.user_attrs['cv_std']:.4g}")
-    table.add_row("trials", f"{len(trials)} finished ({len(trials) - len(complete)} failed)"
+    pruned = sum(1 for t in trials if t.state.name == "PRUNED")
+    table.add_row("trials", f"{len(trials)} finished ({len(trials) - len(complete) - pruned} failed"
+                  + (f", {pruned} pruned after a fold" if pruned else "") + ")"
                   + (f", {abandoned} abandoned by a dead worker and run again" if abandoned else ""))
     table.add_row("trials by source", ", ".join(f"{k}: {v}" for k, v in sorted(by_source.items())) or "-")
     from tunegraph.agents.summarizer import failure_reasons
@@ -662,7 +688,7 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
             "metric": run.metric.name, "direction": run.metric.direction,
             "best_value": best.value if best else None, "best_params": best.params if best else None,
             "best_trial": best.number if best else None, "n_trials": len(trials),
-            "n_failed": len(trials) - len(complete), "n_abandoned": abandoned, "trials_by_source": dict(by_source),
+            "n_failed": len(trials) - len(complete) - pruned, "n_pruned": pruned, "n_abandoned": abandoned, "trials_by_source": dict(by_source),
             "failure_reasons": [{"reason": reason, "count": count} for reason, count in reasons],
             "llm": llm,
             "llm_faults": faults, "llm_model": run.llm.name if run.llm else None,

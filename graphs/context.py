@@ -56,6 +56,8 @@ class Context:
         "llm_tpe).")
     fail_fast: int = setting("fail_fast", 3,
         "Stop early when this many trials have run and every one failed (0: off).")
+    pruner: str = setting("pruner", "none",
+        "Fold-level pruning of unpromising trials: none, median (Optuna's MedianPruner) or sha (successive halving).")
     seed: int = setting("seed", 0, "Seed of the sampler, the folds and the models.")
     folds: int = setting("folds", 5, "Cross-validation folds.")
     trial_timeout: float = setting("trial_timeout", 0.0, "Per-trial time limit in seconds (0: none).")

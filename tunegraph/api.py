@@ -95,15 +95,14 @@ def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | 
     value, params, source, status).
     """
     from tunegraph.graphs.optimize import graph
-    from tunegraph.tools.trials.runs import check_study_name, default_storage, default_study_name, open_run
+    from tunegraph.tools.trials.runs import check_study_name, default_storage, default_study_name, run_for
 
     context = Context(llm=llm, sampler=sampler, trials=trials, learn=learn, storage=storage, **settings)
     with data_inputs(dataset, data, target, task_type) as inputs, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         inputs = {**inputs, "model": model, **({"metric": metric} if metric else {})}
         inputs["study_name"] = check_study_name(study_name or default_study_name(inputs))
-        run = open_run(inputs, storage=context.storage, llm=context.llm, sampler=context.sampler,
-                       p_llm=context.p_llm, seed=context.seed, n_startup_trials=context.n_startup_trials)
+        run = run_for(inputs, context)
         state: dict[str, Any] = {}
         for update in graph.stream(inputs, context=context, stream_mode="updates",
                                    config={"recursion_limit": 100_000}):

@@ -200,8 +200,8 @@ def checkpoint_thread_lock(directory: Path, thread_id: str) -> Iterator[None]:
 def counts(trial: FrozenTrial) -> bool:
     """Whether a finished trial counts toward the budget: every result does; a trial abandoned
     by a crash before it was evaluated (marked ``abandoned`` and failed) does not."""
-    return trial.state == TrialState.COMPLETE or (trial.state == TrialState.FAIL
-                                                   and not trial.user_attrs.get("abandoned"))
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and not trial.user_attrs.get("abandoned"))
 
 
 def usage(study: optuna.Study) -> tuple[int, int]:

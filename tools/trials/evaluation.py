@@ -70,7 +70,7 @@ def get_metric(name: str | None, task: Task) -> Metric:
 
 @dataclass
 class EvalResult:
-    """Outcome of one cross-validation. ``status`` is 'ok', 'failed' or 'timeout'."""
+    """Outcome of one cross-validation. ``status`` is 'ok', 'failed', 'timeout' or 'pruned'."""
 
     status: str
     mean: float | None = None
@@ -168,13 +168,16 @@ def fold_scorer(spec: Metric, task: Task) -> FoldScorer:
 
 def cross_validate_config(task: Task, family: str, config: dict[str, Any], metric: str | None = None,
                           folds: int = 5, seed: int = 0, time_limit: float | None = None,
-                          isolate: bool = False) -> EvalResult:
+                          isolate: bool = False, on_fold: Callable[[int, float], bool] | None = None) -> EvalResult:
     """Cross-validate ``config`` of ``family`` on ``task``; never raises for a failing model.
 
     ``time_limit`` (seconds) is checked after each fold: a configuration that runs past it is
     stopped there and reported with status 'timeout'. With ``isolate`` the folds run in a child
     process (tools.isolation): one fold that runs on past the limit is killed, and a model that
     crashes its process fails this trial only.
+
+    ``on_fold(fold, running mean)`` is called after each fold (in this process only; fold-level
+    pruning): when it returns True the remaining folds are skipped and the result is 'pruned'.
     """
     spec = get_metric(metric, task)
     fam = get_family(family, task.task_type)
@@ -187,11 +190,12 @@ def cross_validate_config(task: Task, family: str, config: dict[str, Any], metri
     except Exception as exc:  # a bad configuration must not end the run
         return _failed("failed", _one_line(exc), [], [], start)
     if not isolate:
-        return run_folds(task, estimator, cv, scorer, sign, time_limit)
+        return run_folds(task, estimator, cv, scorer, sign, time_limit, on_fold)
     return _run_isolated(task, estimator, cv, scorer, sign, time_limit, start)
 
 
-def run_folds(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_limit: float | None) -> EvalResult:
+def run_folds(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_limit: float | None,
+              on_fold: Callable[[int, float], bool] | None = None) -> EvalResult:
     """Fit and score ``estimator`` on each fold of ``cv`` (module level: a child process runs it too).
 
     A test fold the metric cannot score (ROC AUC on a single class) is left out; the trial
@@ -217,6 +221,10 @@ def run_folds(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_l
             if not math.isfinite(score):
                 return _failed("failed", f"score is {score} on a fold", scores, fit_times, start)
             scores.append(score)
+            if on_fold is not None and len(scores) < len(splits) and on_fold(len(scores) - 1, float(np.mean(scores))):
+                return EvalResult("pruned", float(np.mean(scores)), float(np.std(scores)), [float(s) for s in scores],
+                                  float(np.mean(fit_times)), time.perf_counter() - start,
+                                  f"pruned after {len(scores)} of {len(splits)} folds: behind the earlier trials there")
             if time_limit is not None and time.perf_counter() - start > time_limit:
                 return _failed("timeout", f"exceeded the time limit of {time_limit:g} s after "
                                f"{len(scores)} fold(s)", scores, fit_times, start)

@@ -110,15 +110,16 @@ def run_for(inputs: Mapping[str, Any], context: Any) -> OptimizeRun:
     the context's settings whichever node opens it first, not the defaults.
     """
     return open_run(inputs, storage=context.storage, llm=context.llm, sampler=context.sampler,
-                    p_llm=context.p_llm, seed=context.seed, n_startup_trials=context.n_startup_trials)
+                    p_llm=context.p_llm, seed=context.seed, n_startup_trials=context.n_startup_trials,
+                    pruner=getattr(context, "pruner", "none"))
 
 
 def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none", sampler: str = "llm_tpe",
-             p_llm: float = 0.5, seed: int = 0, n_startup_trials: int = 10) -> OptimizeRun:
+             p_llm: float = 0.5, seed: int = 0, n_startup_trials: int = 10, pruner: str = "none") -> OptimizeRun:
     """Load the task, check family and metric, and create or load the study named in ``inputs``."""
     name = check_study_name(inputs.get("study_name") or "")
     storage = storage or default_storage()
-    key = (name, storage, llm, sampler, p_llm, seed, n_startup_trials)  # other settings: another run
+    key = (name, storage, llm, sampler, p_llm, seed, n_startup_trials, pruner)  # other settings: another run
     with _LOCK:
         if key in _RUNS:
             return _RUNS[key]
@@ -130,7 +131,8 @@ def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none",
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # RDB URLs get heartbeats, so workers sharing the study find a dead peer's trial (tools.trials.distributed)
     study = optuna.create_study(study_name=name, storage=open_storage(storage) if is_rdb(storage) else storage,
-                                direction=metric.direction, sampler=the_sampler, load_if_exists=True)
+                                direction=metric.direction, sampler=the_sampler, pruner=make_pruner(pruner),
+                                load_if_exists=True)
     with study_lock(study):  # workers starting together on a new study would insert the same tags
         _check_or_tag(study, task, family, metric)
     if study.trials:  # resuming: a fresh seed, or the random start-up trials would repeat
@@ -139,6 +141,22 @@ def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none",
     with _LOCK:
         _RUNS[key] = run
     return run
+
+
+PRUNERS = ("none", "median", "sha")
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """Fold-level pruning: ``median`` stops a trial whose running CV mean after a fold is below the
+    median of earlier trials at that fold (after 5 trials, from the second fold); ``sha`` is Optuna's
+    successive halving over folds; ``none`` evaluates every fold."""
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+    if name == "sha":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise TaskError(f"unknown pruner '{name}'; choose one of: {', '.join(PRUNERS)}")
 
 
 def forget_runs() -> None:
