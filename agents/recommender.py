@@ -93,9 +93,7 @@ def meta_learner_recommendation(evidence: dict[str, Any]) -> dict[str, Any]:
             f"{len(evidence['candidates'])}: predicted normalized score {best['predicted_score']:.3f} and about "
             f"{best['predicted_fit_time_s']:.2g} s per fit. SHAP: {reasons}. Similar data sets: "
             f"{'; '.join(similar) or 'none'}.")
-    return {"family": best["family"], "params": best["params"], "candidate": best["id"],
-            "expected_score": best["predicted_score"], "expected_fit_time_s": best["predicted_fit_time_s"],
-            "justification": text, "source": "meta-learner", "notes": []}
+    return _recommendation_of(best, text, "meta-learner")
 
 
 def record_text(record: dict[str, Any]) -> str:
@@ -121,9 +119,14 @@ def portfolio_recommendation(evidence: dict[str, Any]) -> dict[str, Any]:
             f"{evidence.get('portfolio_size', len(evidence['candidates']))} shared configurations "
             f"({_origin_text(best['origin'])}): {record_text(best['record'])}. The meta-learner predicts normalized "
             f"score {best['predicted_score']:.3f} and about {best['predicted_fit_time_s']:.2g} s per fit. SHAP: {reasons}.")
-    return {"family": best["family"], "params": best["params"], "candidate": best["id"],
-            "expected_score": best["predicted_score"], "expected_fit_time_s": best["predicted_fit_time_s"],
-            "justification": text, "source": "portfolio", "notes": []}
+    return _recommendation_of(best, text, "portfolio")
+
+
+def _recommendation_of(candidate: dict[str, Any], justification: str, source: str) -> dict[str, Any]:
+    """A recommendation that takes a candidate as it is, with its predictions as the expectations."""
+    return {"family": candidate["family"], "params": candidate["params"], "candidate": candidate["id"],
+            "expected_score": candidate["predicted_score"], "expected_fit_time_s": candidate["predicted_fit_time_s"],
+            "justification": justification, "source": source, "notes": []}
 
 
 def similar_text(evidence: dict[str, Any]) -> str:

@@ -225,12 +225,7 @@ def build_matrix(datasets_dir: str | Path, out: str | Path, families: tuple[str,
     a resumed build keeps it. ``on_progress(data set, family, cells, units done, units total,
     seconds)`` is called as units finish.
     """
-    index = read_index(datasets_dir)
-    if only:
-        unknown = [n for n in only if n not in index]
-        if unknown:
-            raise TaskError(f"not in index.json: {', '.join(unknown)}")
-        index = {n: index[n] for n in only}
+    index = read_index(datasets_dir, only)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     pool_path, log_path = out.with_name(out.stem + ".pool.json"), out.with_name(out.name + ".log.jsonl")

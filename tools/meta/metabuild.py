@@ -43,8 +43,9 @@ class Unit:
     family: str
 
 
-def read_index(datasets_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """The folder's index.json, checked: every entry names an existing file and its target."""
+def read_index(datasets_dir: str | Path, only: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The folder's index.json, checked: every entry names an existing file and its target.
+    ``only`` keeps the named data sets (each must be in the index)."""
     folder = Path(datasets_dir)
     index_path = folder / "index.json"
     if not index_path.is_file():
@@ -61,6 +62,11 @@ def read_index(datasets_dir: str | Path) -> dict[str, dict[str, Any]]:
             raise TaskError(f"{index_path}: entry '{name}' needs 'file' and 'target'")
         if not (folder / entry["file"]).is_file():
             raise TaskError(f"{index_path}: entry '{name}' names a missing file {entry['file']}")
+    if only:
+        unknown = [n for n in only if n not in index]
+        if unknown:
+            raise TaskError(f"not in index.json: {', '.join(unknown)}")
+        index = {n: index[n] for n in only}
     return index
 
 
@@ -176,12 +182,7 @@ def build_metadataset(datasets_dir: str | Path, out: str | Path, families: tuple
     """
     if configs_per_family < 2:
         raise TaskError(f"--configs-per-family must be at least 2, got {configs_per_family}")
-    index = read_index(datasets_dir)
-    if only:
-        unknown = [n for n in only if n not in index]
-        if unknown:
-            raise TaskError(f"not in index.json: {', '.join(unknown)}")
-        index = {n: index[n] for n in only}
+    index = read_index(datasets_dir, only)
     units = plan_units(index, tuple(families))
     out = Path(out)
     journal = out.with_name(out.name + ".journal")
