@@ -46,7 +46,7 @@ def optimize(csv: Path, workdir: Path, trials: int, pruner: str, study: str) -> 
     out = workdir / f"{study}.json"
     command = [sys.executable, "-m", "tunegraph", "optimize", "--data", str(csv), "--target", "y", "--model",
                "xgboost", "--llm", "none", "--sampler", "tpe", "--trials", str(trials), "--pruner", pruner,
-               "--no-learn", "--quiet", "--study", study, "--out", str(out)]
+               "--no-learn", "--study", study, "--out", str(out)]  # not --quiet: the estimate line is wanted
     script = ("import resource, subprocess, sys, json, time; t=time.perf_counter(); "
               "r=subprocess.run(sys.argv[1:], capture_output=True, text=True); "
               "print(json.dumps({'rc': r.returncode, 'wall_s': time.perf_counter()-t, "
