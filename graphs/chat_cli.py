@@ -178,7 +178,18 @@ def main_studio(host: str, port: int, open_browser: bool) -> int:
     print(f"Starting the LangGraph API server on http://{host}:{port} (graphs: optimize, recommend, chat).\n"
           f"Open Studio at https://smith.langchain.com/studio/?baseUrl=http://{host}:{port} "
           "(the page runs in your browser and talks to this local server).", file=sys.stderr)
+    server = subprocess.Popen(command, env=env)
+    import signal
+
+    def stop(signum, frame):  # a `kill` of tunegraph studio stops the server too, instead of orphaning it
+        server.terminate()
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        return subprocess.call(command, env=env)
+        return server.wait()
     except KeyboardInterrupt:
+        server.terminate()
+        server.wait(timeout=30)
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

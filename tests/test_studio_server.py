@@ -54,12 +54,21 @@ def server(tmp_path, small_metadataset):  # noqa: F811
             time.sleep(0.5)
         yield get_sync_client(url=url), tmp_path
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.terminate()  # SIGTERM to `tunegraph studio` alone, as `kill PID` does: its server must stop too
+        orphaned, deadline = True, time.monotonic() + 30
+        while orphaned and time.monotonic() < deadline:
+            try:
+                httpx.get(f"{url}/ok", timeout=1)
+                time.sleep(0.5)
+            except httpx.TransportError:
+                orphaned = False
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=20)
         log.close()
+        assert not orphaned, "the LangGraph server outlived tunegraph studio"
 
 
 def listening_addresses(port: int) -> set[str]:
