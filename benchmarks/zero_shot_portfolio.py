@@ -44,6 +44,8 @@ def scale_of(frame: pd.DataFrame, matrix: pd.DataFrame) -> dict[str, tuple[float
 
 
 def regret(value: float, best: float, worst: float, direction: str) -> float:
+    """As zero_shot.normalized_regret, with a missing score as the worst (1) and a best score of 0 allowed
+    (normalized_regret divides by |best| and multiplies it back: 0 there)."""
     span = abs(best - worst)
     if value is None or not np.isfinite(value):
         return 1.0

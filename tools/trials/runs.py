@@ -111,7 +111,7 @@ def run_for(inputs: Mapping[str, Any], context: Any) -> OptimizeRun:
     """
     return open_run(inputs, storage=context.storage, llm=context.llm, sampler=context.sampler,
                     p_llm=context.p_llm, seed=context.seed, n_startup_trials=context.n_startup_trials,
-                    pruner=getattr(context, "pruner", "none"))
+                    pruner=context.pruner)
 
 
 def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none", sampler: str = "llm_tpe",
