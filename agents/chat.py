@@ -145,11 +145,14 @@ def estimate_seconds(task, family: str, trials: int, ctx) -> float:
     mf = task.meta_features()
     try:
         from tunegraph.tools.meta.knowledge import open_knowledge
+        from tunegraph.tools.ml.cash import AUTO, cash_families
         from tunegraph.tools.ml.models import get_family
 
-        config = get_family(family, task.task_type).default_config(task)
-        _, fit = open_knowledge().learner.predict(mf, family, task.task_type, [config])
-        fit_s = float(fit[0]) * max(1.0, mf["n_rows"] / 5000)  # the meta-dataset caps data at 5,000 rows
+        fits = []  # across families (auto): the mean of the families' defaults
+        for name in cash_families(task.task_type) if family == AUTO else [family]:
+            config = get_family(name, task.task_type).default_config(task)
+            fits.append(float(open_knowledge().learner.predict(mf, name, task.task_type, [config])[1][0]))
+        fit_s = sum(fits) / len(fits) * max(1.0, mf["n_rows"] / 5000)  # the meta-dataset caps data at 5,000 rows
     except (ValueError, OSError, KeyError):
         fit_s = 0.05 + mf["n_rows"] * mf["n_features"] * 2e-6
     llm_s = 0.0 if ctx.llm == "none" or ctx.sampler in ("tpe", "random") else ctx.p_llm * 5.0

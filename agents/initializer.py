@@ -1,8 +1,11 @@
 """Initializer agent (zero-shot): the search space and the first configurations of a study.
 
-With an LLM it asks for starting configurations from the task description and meta-features;
-without one, or when every answer is invalid, it starts from the family's library defaults.
-The library defaults are always among the first trials, so a run never ends below them.
+Where a configuration matrix ships, the first trials are the task's greedy portfolio (source
+``portfolio``, tools/meta/portfolio.py), across families or within ``--model``'s, and TPE models
+the history right after them (no random start-up trials follow). Otherwise (no matrix, or
+``portfolio`` 0), with an LLM it asks for starting configurations from the task description and
+meta-features; without one, or when every answer is invalid, it starts from the library defaults,
+which are then always among the first trials, so a run never ends below them.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from tunegraph.prompts import render
 from tunegraph.tools.llm.answers import InitializerAnswer, describe_space, format_config, initializer_schema
 from tunegraph.tools.trials.distributed import study_lock
 from tunegraph.tools.trials.runs import OptimizeRun, default_study_name, run_for
-from tunegraph.tools.ml.search_space import SearchSpace
+from tunegraph.tools.ml.cash import join
+from tunegraph.tools.ml.search_space import SearchSpace, SearchSpaceError
 
 
 def initialize(state: dict[str, Any], runtime) -> dict[str, Any]:
@@ -33,14 +37,53 @@ def initialize(state: dict[str, Any], runtime) -> dict[str, Any]:
     if run.study.trials:  # a resumed study or another worker's: its first trials exist already
         return update
     counts = new_counts()
-    configs, reasoning = initial_configs(run, space, ctx.init_configs, ctx.llm_retries, counts)
+    design = portfolio_configs(run, space, portfolio_size(ctx.portfolio, ctx.trials),
+                               tuple(state.get("exclude_tasks") or ()))
+    if design:
+        configs, source = design, "portfolio"
+        reasoning = f"the task's portfolio, {len(design)} configurations learned from the configuration matrix"
+    else:
+        configs, reasoning = initial_configs(run, space, ctx.init_configs, ctx.llm_retries, counts)
+        source = "init"
     with study_lock(run.study):  # workers starting together: the first one enqueues, the others find trials
         if not run.study.trials:
             for config, why in configs:
-                run.study.enqueue_trial(config, user_attrs={"source": "init", "reasoning": why}, skip_if_exists=True)
+                run.study.enqueue_trial(config, user_attrs={"source": source, "reasoning": why}, skip_if_exists=True)
+            if design:  # TPE takes over from the portfolio at once; resumed runs read it back (open_run)
+                run.study.set_user_attr("tpe_startup", len(configs))
+                run.sampler.start_model_after(len(configs))
     update["llm"] = counts
     update["space_notes"] = [f"initial configurations: {reasoning}"]
     return update
+
+
+def portfolio_size(setting: int, trials: int) -> int:
+    """Portfolio members to run first: ``setting``, or min(8, trials // 2) (at least 1) when it is -1."""
+    return max(1, min(8, trials // 2)) if setting < 0 else setting
+
+
+def portfolio_configs(run: OptimizeRun, space: SearchSpace, k: int,
+                      exclude_tasks: tuple[str, ...] = ()) -> list[tuple[dict, str]]:
+    """The first ``k`` members of the task's portfolio as configurations of ``space``, with why each
+    was chosen; empty without a matrix for the task's type (then the Initializer's own start)."""
+    from tunegraph.tools.meta.knowledge import open_matrix
+    from tunegraph.tools.meta.portfolio import initial_design
+
+    if k <= 0:
+        return []
+    families = list(getattr(run.family, "members", ()) or (run.family.name,))
+    out: list[tuple[dict, str]] = []
+    for family, params, member in initial_design(run.task, k, families, open_matrix(), exclude_tasks):
+        config = join(family, params) if space.conditional else params
+        try:
+            config, _ = space.clip(config)
+        except SearchSpaceError:  # a space the user narrowed may lack a parameter: skip the member
+            continue
+        why = (f"portfolio member {len(out) + 1}: {family} {member.origin} configuration, mean normalized regret "
+               f"{member.mean_regret:.3f} over the matrix's tasks")
+        if config not in [c for c, _ in out]:
+            out.append((config, why))
+    return out
 
 
 def initial_configs(run: OptimizeRun, space: SearchSpace, n: int, retries: int,

@@ -27,7 +27,8 @@ from tunegraph.tools.trials.distributed import adopt, claim
 from tunegraph.tools.llm.client import LLMClient
 from tunegraph.tools.trials.runs import OptimizeRun, run_for
 from tunegraph.tools.trials.sampler import Proposal
-from tunegraph.tools.ml.search_space import CategoricalParam, SearchSpace, SearchSpaceError
+from tunegraph.tools.ml.cash import family_subspace
+from tunegraph.tools.ml.search_space import FAMILY_PARAM, CategoricalParam, SearchSpace, SearchSpaceError
 
 PROCESS_START = datetime.now()  # Optuna stores naive local times
 
@@ -46,7 +47,7 @@ def choose_proposer(state: dict[str, Any], runtime) -> dict[str, Any]:
         return {"next_source": "pending", "pending_trial": orphan}
     if run.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         return {"next_source": "queued"}
-    source = run.sampler.choose_source()
+    source = run.sampler.choose_source(run.study)
     if source == "llm" and run.llm is None:
         source = "tpe"
     return {"next_source": source}
@@ -60,7 +61,7 @@ def sample_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
     source = state.get("next_source")
     source = source if source in ("tpe", "random") else "tpe"
     # a slot of the study's budget first: workers sharing the study never overshoot it
-    trial = claim(run.study, ctx.trials, lambda: run.sampler.ask(run.study, space.to_optuna(), source))
+    trial = claim(run.study, ctx.trials, lambda: run.sampler.ask(run.study, space, source))
     if trial is None:  # the budget is spent (with the peers' trials): summarize stops the run
         return {"pending_trial": None}
     return {"pending_trial": _pending(run, trial, state.get("worker_id"))}
@@ -74,9 +75,14 @@ def llm_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
     space = SearchSpace.from_dict(state["search_space"])
     counts = new_counts()
     tried = [t.params for t in run.study.get_trials(deepcopy=False)]
+    best = state.get("best_params")
+    # across families the LLM works within the best trial's family: a short prompt, and the
+    # family choice stays with TPE (its ranges may change, the family list may not)
+    asked = family_subspace(space, best[FAMILY_PARAM]) if space.conditional and best else space
     proposal, new_space, why = propose_with_llm(
-        run.llm, run, space, state.get("history") or "No trials yet.", state.get("best_params"), tried,
-        ctx.llm_retries, counts)
+        run.llm, run, asked, state.get("history") or "No trials yet.", best, tried, ctx.llm_retries, counts)
+    if new_space is not None and asked is not space:
+        new_space = SearchSpace({**new_space.params, FAMILY_PARAM: space.params[FAMILY_PARAM]})
     update: dict[str, Any] = {"llm": counts}
     if new_space is not None and new_space != space:
         update["search_space"] = new_space.to_dict()
@@ -87,11 +93,13 @@ def llm_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
 
     def ask() -> optuna.Trial:  # run once a budget slot is ours, so no proposal is left queued past the budget
         if proposal is None:
-            trial = run.sampler.ask(run.study, space.to_optuna(), "tpe")
+            trial = run.sampler.ask(run.study, space, "tpe")
             run.study._storage.set_trial_user_attr(trial._trial_id, "llm_fallback", why[:300] or True)
             return trial
         run.study.enqueue_trial(proposal.params, user_attrs={"source": "llm", "reasoning": proposal.reasoning[:1000]})
-        return run.study.ask(space.to_optuna())
+        trial = run.study.ask()
+        space.suggest(trial)  # the enqueued values: only the proposed family's parameters in a joint space
+        return trial
 
     trial = claim(run.study, ctx.trials, ask)
     update["pending_trial"] = _pending(run, trial, state.get("worker_id")) if trial is not None else None

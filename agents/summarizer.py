@@ -84,17 +84,30 @@ def stop_reason(n_done: int, since_improvement: int, elapsed_s: float, ctx, n_fa
 
 
 def history_text(finished: list[FrozenTrial], direction, metric: str, max_chars: int = HISTORY_CHARS) -> str:
+    """The optimizer's state for its prompt: counts, the best value, the top five trials best first
+    (value and configuration), the latest trials not among them, and the trials since the last improvement.
+
+    Cut to ``max_chars``: the latest trials go first, then the lower-ranked ones; the best stays.
+
+    Example:
+        >>> history_text([], "maximize", "roc_auc")
+        'No trials yet.'
+    """
     if not finished:
         return "No trials yet."
     complete = [t for t in finished if t.state == TrialState.COMPLETE]
     best = _best(complete, direction)
-    for n_top, n_recent in ((3, 3), (2, 2), (1, 1), (1, 0)):
+    ranked = _ranked(complete, direction)
+    for n_top, n_recent in ((5, 3), (5, 2), (5, 1), (4, 1), (3, 1), (2, 1), (1, 1), (1, 0)):
+        top = ranked[:n_top]
+        shown = {t.number for t in top}
+        recent = [t for t in finished[-n_recent:] if t.number not in shown] if n_recent else []
         text = render(
             "summarizer", n_done=len(finished), n_failed=len(finished) - len(complete), metric=metric,
             best_value=format_value(float(best.value)) if best else "none",
             best_number=shown_number(best.number) if best else "-",
-            top="\n".join(_line(t) for t in _ranked(complete, direction)[:n_top]) or "(none)",
-            recent="\n".join(_line(t) for t in finished[-n_recent:]) if n_recent else "(omitted)",
+            top="\n".join(_line(t) for t in top) or "(none)",
+            recent="\n".join(_line(t) for t in recent) or ("(among the best above)" if n_recent else "(omitted)"),
             since_improvement=sum(1 for t in finished if best is None or t.number > best.number),
         ).strip()
         if len(text) <= max_chars:

@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt = sub.add_parser("optimize", help="sequential optimization: LLM Initializer, LLM-TPE sampler, CV Evaluator",
                          description="Optimize a model family's hyperparameters on a data set (SLLMBO).")
     _add_data_arguments(opt)
-    opt.add_argument("--model", default="xgboost", help=f"model family: {', '.join(FAMILIES)} (default: xgboost)")
+    opt.add_argument("--model", default="auto", help=f"model family: {', '.join(FAMILIES)}, or auto: the family "
+                     "chosen with its hyperparameters, across the fast families (default: auto)")
     opt.add_argument("--metric", help=f"one of {', '.join(METRICS)} (default: roc_auc for two classes, "
                      "accuracy for more, rmse for regression)")
     opt.add_argument("--trials", type=int, default=cli_default("trials"), help=cli_help("trials"))
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         "llm", "; auto = Ollama if it has the model, else the embedded SmolLM2"))
     opt.add_argument("--sampler", default=cli_default("sampler"), choices=MODES, help=cli_help("sampler"))
     opt.add_argument("--p-llm", type=float, default=cli_default("p_llm"), help=cli_help("p_llm"))
+    opt.add_argument("--fixed-share", action="store_true",
+                     help="llm_tpe: the LLM proposes with probability --p-llm throughout, as in older runs "
+                     "(default: it earns its share from the study's results, starting at --p-llm)")
     opt.add_argument("--patience", type=int, default=cli_default("patience"), help=cli_help("patience"))
     opt.add_argument("--time-budget", type=float, default=cli_default("time_budget"), help=cli_help("time_budget"))
     opt.add_argument("--pruner", default=cli_default("pruner"), choices=PRUNERS, help=cli_help("pruner"))
@@ -72,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--trial-timeout", type=float, default=cli_default("trial_timeout"), help=cli_help(
         "trial_timeout", "; the folds then run in a child process, killed if a fold runs on"))
     opt.add_argument("--folds", type=int, default=cli_default("folds"), help=cli_help("folds"))
+    opt.add_argument("--portfolio", type=int, default=cli_default("portfolio"), metavar="K",
+                     help=cli_help("portfolio"))
     opt.add_argument("--init-configs", type=int, default=cli_default("init_configs"), help=cli_help("init_configs"))
     opt.add_argument("--seed", type=int, default=cli_default("seed"), help=cli_help("seed"))
     opt.add_argument("--storage", default=cli_default("storage"), help=cli_help("storage"))
@@ -224,6 +230,7 @@ def run_optimize(args: argparse.Namespace) -> int:
                       pruner=args.pruner,
                       seed=args.seed, folds=args.folds,
                       warm_start=args.warm_start, learn=cli_default("learn") and not args.no_learn,
+                      portfolio=args.portfolio, adaptive_share=cli_default("adaptive_share") and not args.fixed_share,
                       trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
     from tunegraph.tools.trials.distributed import StorageError, WorkerBusy
 
@@ -655,7 +662,12 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
     if best:  # the trial number as the progress line counts, from 1; --out keeps Optuna's own
         best_row = f"{best.value:.6g} (trial {shown_number(best.number)}, {best.user_attrs.get('source')})"
     table.add_row("best " + run.metric.name, best_row)
+    from tunegraph.tools.ml.cash import best_per_family
+
+    families = best_per_family(complete, run.metric.direction)
     if best:
+        if families:  # the search across families: which won, and each family's best
+            table.add_row("best family", str(best.params.get("family")))
         table.add_row("best configuration", json.dumps(best.params))
         if best.user_attrs.get("cv_std") is not None:
             table.add_row("CV std", f"{best.user_attrs['cv_std']:.4g}")
@@ -663,6 +675,9 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
     table.add_row("trials", f"{len(trials)} finished ({len(trials) - len(complete) - pruned} failed"
                   + (f", {pruned} pruned after a fold" if pruned else "") + ")"
                   + (f", {abandoned} abandoned by a dead worker and run again" if abandoned else ""))
+    if families:
+        ranked = sorted(families.items(), key=lambda kv: kv[1][1], reverse=run.metric.direction == "maximize")
+        table.add_row("best per family", "\n".join(f"{f}: {v:.6g} (trial {shown_number(n)})" for f, (n, v) in ranked))
     table.add_row("trials by source", ", ".join(f"{k}: {v}" for k, v in sorted(by_source.items())) or "-")
     from tunegraph.agents.summarizer import failure_reasons
 
@@ -688,6 +703,8 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
             "metric": run.metric.name, "direction": run.metric.direction,
             "best_value": best.value if best else None, "best_params": best.params if best else None,
             "best_trial": best.number if best else None, "n_trials": len(trials),
+            "best_family": best.params.get("family", run.family.name) if best else None,
+            "best_per_family": {f: {"trial": n, "value": v} for f, (n, v) in families.items()},
             "n_failed": len(trials) - len(complete) - pruned, "n_pruned": pruned, "n_abandoned": abandoned, "trials_by_source": dict(by_source),
             "failure_reasons": [{"reason": reason, "count": count} for reason, count in reasons],
             "llm": llm,

@@ -47,8 +47,14 @@ class Context:
     llm: str = setting("llm", "auto",
         "LLM as provider:model: ollama:<name>, llamacpp:<gguf path>, embedded, none or "
         "auto.")
-    sampler: str = setting("sampler", "llm_tpe", "Who proposes trials: llm_tpe (hybrid), llm, tpe or random.")
-    p_llm: float = setting("p_llm", 0.5, "Probability that the LLM proposes a trial in llm_tpe mode.")
+    sampler: str = setting("sampler", "tpe",
+        "Who proposes trials: tpe (Optuna TPE, after the portfolio), llm_tpe (TPE and the LLM, "
+        "which earns its share), llm or random.")
+    p_llm: float = setting("p_llm", 0.5,
+        "Probability that the LLM proposes a trial in llm_tpe mode (the starting share when adaptive_share is on).")
+    adaptive_share: bool = setting("adaptive_share", True,
+        "In llm_tpe mode, the LLM earns its share of the trials from the study's results (Thompson sampling "
+        "on beating the best so far, within 5-95%); off: a fixed coin of probability p_llm.")
     trials: int = setting("trials", 20, "Trial budget of the study (finished trials, failed included).")
     time_budget: float = setting("time_budget", 0.0, "Stop after this many seconds of work (0: no limit).")
     patience: int = setting("patience", 0,
@@ -61,6 +67,9 @@ class Context:
     seed: int = setting("seed", 0, "Seed of the sampler, the folds and the models.")
     folds: int = setting("folds", 5, "Cross-validation folds.")
     trial_timeout: float = setting("trial_timeout", 0.0, "Per-trial time limit in seconds (0: none).")
+    portfolio: int = setting("portfolio", -1,
+        "Portfolio members (from the configuration matrix) run as the first trials, then TPE at once "
+        "(-1: min(8, trials // 2), at least 1; 0: off, the Initializer's defaults or LLM proposals).")
     init_configs: int = setting("init_configs", 2, "Configurations the Initializer proposes.")
     llm_retries: int = setting("llm_retries", 1, "Extra attempts after an invalid LLM answer.")
     n_startup_trials: int = setting("n_startup_trials", 10, "Random trials TPE takes before modelling.")

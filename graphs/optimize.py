@@ -31,6 +31,7 @@ from tunegraph.graphs.context import Context
 from tunegraph.graphs.state import OptimizeInput, OptimizeState
 from tunegraph.tools.meta.metadataset import MetaDatasetError
 from tunegraph.tools.meta.metalearner import MetaLearnerError
+from tunegraph.tools.ml.cash import join
 from tunegraph.tools.trials.runs import run_for
 
 
@@ -63,14 +64,16 @@ def warm_start(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any
     from tunegraph.graphs.recommend import graph as recommend_graph
 
     inputs = {key: state[key] for key in ("dataset", "data_path", "target", "task_type") if state.get(key)}
-    inputs.update(families=[run.family.name], metric=run.metric.name)
+    across = run.bounds.conditional  # the search across families: any of them, as joint configurations
+    inputs.update(families=list(run.family.members) if across else [run.family.name], metric=run.metric.name)
     try:
         out = recommend_graph.invoke(inputs, context=replace(runtime.context, n_candidates=max(k, 5)))
     except (MetaDatasetError, MetaLearnerError) as exc:
         return {"warm_start_notes": [*notes, f"no warm start{' from the recommend graph' if notes else ''}: {exc}"]}
     final = out["final"]
-    configs = [(final["params"], final["justification"])]
-    configs += [(c["params"], "; ".join(c["shap"][:3])) for c in out["evidence"]["candidates"]]
+    configs = [(join(final["family"], final["params"]) if across else final["params"], final["justification"])]
+    configs += [(join(c["family"], c["params"]) if across else c["params"], "; ".join(c["shap"][:3]))
+                for c in out["evidence"]["candidates"]]
     n_given = len(added)
     for params, why in configs:
         if len(added) == n_given + k:

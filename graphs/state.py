@@ -30,6 +30,9 @@ class OptimizeInput(TypedDict, total=False):
     # configurations to try first, source 'meta': [{"params", "reasoning"}], e.g. the recommendation
     # the chat just showed, so the run starts from what the user was told (see Context.warm_start)
     warm_configs: list[dict[str, Any]]
+    # data sets the portfolio must not learn from (leave-one-dataset-out benchmarks): their matrix
+    # columns and their own best configurations are left out
+    exclude_tasks: list[str]
 
 
 class OptimizeState(OptimizeInput, total=False):

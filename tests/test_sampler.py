@@ -38,11 +38,12 @@ def test_same_seed_gives_same_mix_and_values():
     assert [t.params for t in a.trials] == [t.params for t in b.trials]
 
 
-def test_llm_share_follows_p():
-    study = run(LLMTPESampler(mode="llm_tpe", p_llm=0.5, proposer=good_proposer, seed=1), n=60)
+def test_llm_share_follows_p_with_the_fixed_coin():
+    """adaptive=False: the coin of older runs (the adaptive share: tests/test_adaptive_share.py)."""
+    study = run(LLMTPESampler(mode="llm_tpe", p_llm=0.5, proposer=good_proposer, seed=1, adaptive=False), n=60)
     share = sources(study).count("llm") / 60
     assert 0.3 < share < 0.7  # binomial(60, 0.5): outside this range has p < 0.2%
-    study = run(LLMTPESampler(mode="llm_tpe", p_llm=0.2, proposer=good_proposer, seed=1), n=60)
+    study = run(LLMTPESampler(mode="llm_tpe", p_llm=0.2, proposer=good_proposer, seed=1, adaptive=False), n=60)
     assert sources(study).count("llm") < sources(study).count("tpe")
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
+from tunegraph.tools.ml.cash import AUTO, split
 
 SCHEMA_VERSION = 1
 SOURCES = ("default", "grid", "random", "tpe", "llm", "meta", "init", "user")
@@ -196,10 +197,11 @@ def records_from_study(study, default_source: str = "user") -> list[dict[str, An
         if t.state.name != "COMPLETE":
             continue
         source = t.user_attrs.get("source", default_source)
+        trial_family, params = split(t.params) if family == AUTO else (family, t.params)  # across families
         records.append(make_record(
             task=attrs["task"], task_type=attrs["task_type"], metric=attrs["metric"],
-            direction=study.direction.name.lower(), meta_features=attrs["meta_features"], family=family,
-            params=t.params, score_mean=t.value, score_std=t.user_attrs.get("cv_std") or 0.0,
+            direction=study.direction.name.lower(), meta_features=attrs["meta_features"], family=trial_family,
+            params=params, score_mean=t.value, score_std=t.user_attrs.get("cv_std") or 0.0,
             fit_time_s=t.user_attrs.get("fit_time_s") or 0.0, n_folds=folds,
             source=source if source in SOURCES else "user",
             created_at=t.datetime_complete.isoformat(timespec="seconds") if t.datetime_complete else None))

@@ -173,3 +173,36 @@ def task_portfolio(matrix: pd.DataFrame, task_type: str, k: int = 16, distances:
                               int((near_col <= 0.01).sum()), len(near_col),
                               float(near_col.mean()) if len(near_col) else float("nan")))
     return members
+
+
+def initial_design(task, k: int, families: list[str] | tuple[str, ...], matrix: pd.DataFrame | None,
+                   exclude_tasks: tuple[str, ...] = (), setting: PortfolioSetting = DEFAULT_SETTING
+                   ) -> list[tuple[str, dict[str, Any], Member]]:
+    """A study's first ``k`` trials: ``[(family, params resolved for task, member), ...]``, the task's
+    greedy portfolio over ``families`` (an empty list without a matrix for the task's type).
+
+    ``exclude_tasks`` leave the matrix with their own best configurations (leave-one-dataset-out).
+    The neighbours a weighted setting needs come from the matrix's own meta-features (FAISS).
+    """
+    if matrix is None or k <= 0:
+        return []
+    rows = matrix[(matrix["task_type"] == task.task_type) & ~matrix["task"].isin(exclude_tasks)]
+    if rows.empty:
+        return []
+    distances = None
+    if setting.n_neighbors:
+        distances = matrix_task_distances(rows, task.meta_features(), task.task_type)
+    members = task_portfolio(rows, task.task_type, k=k, distances=distances, setting=setting,
+                             exclude_tasks=exclude_tasks, families=list(families))
+    return [(m.family, m.resolve(task), m) for m in members]
+
+
+def matrix_task_distances(matrix: pd.DataFrame, meta_features: dict[str, float], task_type: str) -> dict[str, float]:
+    """Meta-feature distance from a new task to each task of the matrix (the FAISS task index of its cells)."""
+    from tunegraph.tools.meta.config_matrix import matrix_records
+    from tunegraph.tools.meta.retrieval import TaskIndex
+
+    per_task = matrix[matrix["status"] == "ok"].drop_duplicates("task")
+    index = TaskIndex.build(pd.DataFrame(matrix_records(per_task)))
+    found = index.similar(meta_features, k=len(index), task_type=task_type)
+    return {s.task: float(s.distance) for s in found}

@@ -288,7 +288,14 @@ FAMILIES: dict[str, ModelFamily] = {f.name: f for f in [
 
 
 def get_family(name: str, task_type: str | None = None) -> ModelFamily:
-    """Look a family up by name; with a task type, check the family can do it."""
+    """Look a family up by name; with a task type, check the family can do it.
+
+    ``auto`` (with a task type) is the search across families (tools/ml/cash.py).
+    """
+    if name == "auto" and task_type is not None:
+        from tunegraph.tools.ml.cash import cash_family
+
+        return cash_family(task_type)
     if name not in FAMILIES:
         raise TaskError(f"unknown model family '{name}'; choose one of: {', '.join(FAMILIES)}")
     family = FAMILIES[name]

@@ -16,6 +16,9 @@ import optuna
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
 
+FAMILY_PARAM = "family"  # a space with it and "<family>.<name>" parameters is conditional (tools/ml/cash.py)
+
+
 class SearchSpaceError(ValueError):
     """A search space or a configuration does not fit the expected shape."""
 
@@ -130,6 +133,28 @@ class SearchSpace:
     def names(self) -> list[str]:
         return list(self.params)
 
+    @property
+    def conditional(self) -> bool:
+        """True for a space across families: ``<family>.<name>`` parameters count only for their family."""
+        return FAMILY_PARAM in self.params and any("." in name for name in self.params)
+
+    def active_names(self, config: dict[str, Any]) -> list[str]:
+        """The parameters a configuration must have: all, or ``family`` and its family's in a conditional space."""
+        if not self.conditional:
+            return self.names()
+        prefix = f"{config.get(FAMILY_PARAM)}."
+        return [FAMILY_PARAM, *(n for n in self.params if n.startswith(prefix))]
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Sample a configuration define-by-run: ``family`` first in a conditional space, then its parameters."""
+        config: dict[str, Any] = {}
+        if self.conditional:
+            config[FAMILY_PARAM] = _suggest_one(trial, FAMILY_PARAM, self.params[FAMILY_PARAM])
+        for name in self.active_names(config):
+            if name not in config:
+                config[name] = _suggest_one(trial, name, self.params[name])
+        return config
+
     # --- configurations -------------------------------------------------------------------
     def clip(self, config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """Coerce a configuration into the space.
@@ -143,14 +168,18 @@ class SearchSpace:
             raise SearchSpaceError(f"a configuration must be an object, got {type(config).__name__}")
         notes: list[str] = []
         clean: dict[str, Any] = {}
+        if self.conditional and FAMILY_PARAM in config:  # the family decides which parameters count
+            config = {**config, FAMILY_PARAM: _coerce(FAMILY_PARAM, self.params[FAMILY_PARAM], config[FAMILY_PARAM],
+                                                      notes)}
+        active = self.active_names(config)
         for key in config:
-            if key not in self.params:
+            if key not in active:
                 notes.append(f"{key}: not in the search space, dropped")
-        missing = [n for n in self.params if n not in config]
+        missing = [n for n in active if n not in config]
         if missing:
             raise SearchSpaceError(f"configuration lacks {', '.join(missing)}")
-        for name, param in self.params.items():
-            clean[name] = _coerce(name, param, config[name], notes)
+        for name in active:
+            clean[name] = _coerce(name, self.params[name], config[name], notes)
         return clean, notes
 
     def contains(self, config: dict[str, Any]) -> bool:
@@ -159,7 +188,7 @@ class SearchSpace:
             clean, _ = self.clip(config)
         except SearchSpaceError:
             return False
-        return all(clean[name] == config[name] for name in self.params)
+        return all(clean[name] == config[name] for name in self.active_names(config))
 
     def to_optuna(self) -> dict[str, optuna.distributions.BaseDistribution]:
         out: dict[str, optuna.distributions.BaseDistribution] = {}
@@ -200,6 +229,14 @@ class SearchSpace:
                 notes.append(f"{name}: range [{mine.low}, {mine.high}] limited to [{low}, {high}]")
             params[name] = type(hard)(low=low, high=high, log=hard.log)
         return SearchSpace(params), notes
+
+
+def _suggest_one(trial: optuna.Trial, name: str, p: FloatParam | IntParam | CategoricalParam) -> Any:
+    if isinstance(p, FloatParam):
+        return trial.suggest_float(name, p.low, p.high, log=p.log)
+    if isinstance(p, IntParam):
+        return trial.suggest_int(name, p.low, p.high, log=p.log)
+    return trial.suggest_categorical(name, p.choices)
 
 
 def _coerce(name: str, param: FloatParam | IntParam | CategoricalParam, value: Any, notes: list[str]) -> Any:

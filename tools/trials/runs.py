@@ -70,7 +70,7 @@ def default_study_name(inputs: Mapping[str, Any]) -> str:
 
     data = inputs.get("dataset") or Path(str(inputs.get("data_path") or "data")).stem
     data = re.sub(r"[^A-Za-z0-9_.\-]", "_", data)[:60] or "data"
-    return f"{data}-{inputs.get('model') or 'xgboost'}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    return f"{data}-{inputs.get('model') or 'auto'}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
 
 
 @dataclass
@@ -111,23 +111,26 @@ def run_for(inputs: Mapping[str, Any], context: Any) -> OptimizeRun:
     """
     return open_run(inputs, storage=context.storage, llm=context.llm, sampler=context.sampler,
                     p_llm=context.p_llm, seed=context.seed, n_startup_trials=context.n_startup_trials,
-                    pruner=context.pruner)
+                    pruner=context.pruner, adaptive_share=context.adaptive_share)
 
 
 def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none", sampler: str = "llm_tpe",
-             p_llm: float = 0.5, seed: int = 0, n_startup_trials: int = 10, pruner: str = "none") -> OptimizeRun:
+             p_llm: float = 0.5, seed: int = 0, n_startup_trials: int = 10, pruner: str = "none",
+             adaptive_share: bool = True) -> OptimizeRun:
     """Load the task, check family and metric, and create or load the study named in ``inputs``."""
     name = check_study_name(inputs.get("study_name") or "")
     storage = storage or default_storage()
-    key = (name, storage, llm, sampler, p_llm, seed, n_startup_trials, pruner)  # other settings: another run
+    # other settings: another run
+    key = (name, storage, llm, sampler, p_llm, seed, n_startup_trials, pruner, adaptive_share)
     with _LOCK:
         if key in _RUNS:
             return _RUNS[key]
     task = load_task(dataset=inputs.get("dataset") or None, data=inputs.get("data_path") or None,
                      target=inputs.get("target") or None, task_type=inputs.get("task_type") or None)
-    family = get_family(inputs.get("model") or "xgboost", task.task_type)
+    family = get_family(inputs.get("model") or "auto", task.task_type)
     metric = get_metric(inputs.get("metric") or None, task)
-    the_sampler = LLMTPESampler(mode=sampler, p_llm=p_llm, seed=seed, n_startup_trials=n_startup_trials)
+    the_sampler = LLMTPESampler(mode=sampler, p_llm=p_llm, seed=seed, n_startup_trials=n_startup_trials,
+                                adaptive=adaptive_share)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # RDB URLs get heartbeats, so workers sharing the study find a dead peer's trial (tools.trials.distributed)
     study = optuna.create_study(study_name=name, storage=open_storage(storage) if is_rdb(storage) else storage,
@@ -137,6 +140,8 @@ def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none",
         _check_or_tag(study, task, family, metric)
     if study.trials:  # resuming: a fresh seed, or the random start-up trials would repeat
         the_sampler.seed(seed + len(study.trials))
+    if "tpe_startup" in study.user_attrs:  # started from a portfolio: TPE models from its end on
+        the_sampler.start_model_after(int(study.user_attrs["tpe_startup"]))
     run = OptimizeRun(task, family, metric, family.search_space(task.task_type), study, the_sampler, get_llm(llm))
     with _LOCK:
         _RUNS[key] = run

@@ -18,6 +18,7 @@ It works in any Optuna study, with a ``proposer`` that turns the study so far in
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -28,8 +29,10 @@ from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
 
+from tunegraph.tools.trials.share import AdaptiveShare
+
 MODES: tuple[str, ...] = ("llm_tpe", "llm", "tpe", "random")
-SOURCES: tuple[str, ...] = ("init", "meta", "llm", "tpe", "random")
+SOURCES: tuple[str, ...] = ("init", "portfolio", "meta", "llm", "tpe", "random")
 
 
 @dataclass
@@ -54,10 +57,15 @@ class LLMTPESampler(BaseSampler):
             which asks its LLM agent itself and enqueues the answer).
         seed: seeds the coin, TPE and random sampling.
         n_startup_trials: random trials TPE takes before it models the history.
+        adaptive: in ``llm_tpe`` mode, the LLM earns its share from the study's results, starting
+            at ``p_llm`` (:class:`~tunegraph.tools.trials.share.AdaptiveShare`); False keeps the
+            fixed coin of probability ``p_llm`` (to reproduce older runs). The study records the
+            rule (user attributes ``llm_share_start``, ``llm_share_rule``) and each trial the share
+            in effect when it was chosen (``llm_share``).
     """
 
     def __init__(self, mode: str = "llm_tpe", p_llm: float = 0.5, proposer: Proposer | None = None,
-                 seed: int | None = None, n_startup_trials: int = 10):
+                 seed: int | None = None, n_startup_trials: int = 10, adaptive: bool = True):
         if mode not in MODES:
             raise ValueError(f"unknown sampler mode '{mode}'; choose one of: {', '.join(MODES)}")
         if not 0.0 <= p_llm <= 1.0:
@@ -65,6 +73,10 @@ class LLMTPESampler(BaseSampler):
         self.mode = mode
         self.p_llm = p_llm if mode == "llm_tpe" else (1.0 if mode == "llm" else 0.0)
         self.proposer = proposer
+        self.adaptive = adaptive
+        self.share_rule = AdaptiveShare(self.p_llm) if adaptive and mode == "llm_tpe" else None
+        self._chosen_share: float | None = None  # from choose_source(study), for the trial asked next
+        self._recorded: set[tuple[int, int]] = set()  # studies that hold the rule already
         self._n_startup_trials = n_startup_trials
         self._source: dict[int, str] = {}
         # study.optimize(n_jobs=2) runs trials in threads: each thread has its own coin, TPE and random
@@ -85,7 +97,11 @@ class LLMTPESampler(BaseSampler):
 
     def _reseed(self, seed: int | None) -> None:
         self._local.coin = np.random.default_rng(seed)
-        self._local.tpe = TPESampler(seed=seed, n_startup_trials=self._n_startup_trials)
+        # group: a space across families is conditional; TPE models each family's parameters on its own trials
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._local.tpe = TPESampler(seed=seed, n_startup_trials=self._n_startup_trials, multivariate=True,
+                                         group=True)
         self._local.random = RandomSampler(seed=None if seed is None else seed + 1)
 
     def _mine(self) -> threading.local:
@@ -115,20 +131,72 @@ class LLMTPESampler(BaseSampler):
         self._local.forced = value
 
     # --- the coin -----------------------------------------------------------------------------
-    def choose_source(self) -> str:
-        """Draw who proposes the next trial: ``llm``, ``tpe`` or ``random``."""
-        if self.mode == "random":
-            return "random"
-        return "llm" if self._coin.random() < self.p_llm else "tpe"
+    def choose_source(self, study: optuna.Study | None = None) -> str:
+        """Draw who proposes the next trial: ``llm``, ``tpe`` or ``random``.
 
-    def ask(self, study: optuna.Study, distributions: dict[str, BaseDistribution],
+        With ``study`` (``llm_tpe`` mode, ``adaptive``), the LLM's share is computed from the
+        study's finished trials; without one, it is the fixed ``p_llm``. The share drawn with is
+        recorded on the next ``llm`` or ``tpe`` trial this sampler starts (user attribute ``llm_share``).
+
+        Example:
+            >>> sampler = LLMTPESampler(mode="llm_tpe", p_llm=0.5, seed=0)
+            >>> sampler.choose_source(optuna.create_study()) in ("llm", "tpe")
+            True
+        """
+        source, self._chosen_share = self._choose(study)
+        return source
+
+    def llm_share(self, study: optuna.Study | None = None) -> float:
+        """The probability that the LLM proposes the next trial of ``study`` (``p_llm`` with the fixed coin)."""
+        if self.share_rule is None or study is None:
+            return self.p_llm
+        return self.share_rule.share(study.get_trials(deepcopy=False), study.direction)
+
+    def _choose(self, study: optuna.Study | None) -> tuple[str, float | None]:
+        """``(source, the LLM's share it was drawn with)``; the share is None outside ``llm_tpe`` mode."""
+        if self.mode == "random":
+            return "random", None
+        share = self.llm_share(study)
+        if study is not None and self.mode == "llm_tpe":
+            self._record_rule(study)
+        source = "llm" if self._coin.random() < share else "tpe"
+        return source, (share if self.mode == "llm_tpe" else None)
+
+    def _record_rule(self, study: optuna.Study) -> None:
+        """The starting share and the rule, in the study's user attributes (once per study and process)."""
+        key = (id(study._storage), study._study_id)
+        if key in self._recorded:
+            return
+        fixed = f"fixed coin: the LLM proposes with probability {self.p_llm:g}"
+        rule = self.share_rule.rule if self.share_rule else fixed
+        attrs = study.user_attrs
+        if attrs.get("llm_share_start") != self.p_llm or attrs.get("llm_share_rule") != rule:
+            study.set_user_attr("llm_share_start", self.p_llm)
+            study.set_user_attr("llm_share_rule", rule)
+        self._recorded.add(key)
+
+    def start_model_after(self, n_trials: int) -> None:
+        """TPE models the history from ``n_trials`` finished trials on (Optuna counts enqueued trials as
+        start-up trials: after a portfolio of K, the default 10 would add 10 - K random ones)."""
+        self._n_startup_trials = max(1, int(n_trials))
+        self._reseed(self._seed)
+
+    def ask(self, study: optuna.Study, space: "dict[str, BaseDistribution] | Any",
             source: str) -> optuna.Trial:
-        """Ask ``study`` for a trial whose parameters come from ``source`` (``tpe`` or ``random``)."""
+        """Ask ``study`` for a trial whose parameters come from ``source`` (``tpe`` or ``random``).
+
+        ``space`` is Optuna distributions, or a :class:`SearchSpace`, sampled define-by-run
+        (a conditional space across families asks for the family first).
+        """
         if source not in ("tpe", "random"):
             raise ValueError(f"ask() samples with tpe or random, not {source!r}; enqueue LLM proposals")
         self._forced = source
         try:
-            return study.ask(distributions)
+            if isinstance(space, dict):
+                return study.ask(space)
+            trial = study.ask()
+            space.suggest(trial)
+            return trial
         finally:
             self._forced = None
 
@@ -140,12 +208,20 @@ class LLMTPESampler(BaseSampler):
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
         if self._seed is not None:
             self._reseed(int(np.random.SeedSequence([self._seed % 2**32, trial.number]).generate_state(1)[0]))
+        share = None
         if "fixed_params" in trial.system_attrs:  # enqueued: init, meta or the graph's LLM agent
             source = trial.user_attrs.get("source", "enqueued")
         else:
-            source = self._forced or self.choose_source()
+            source = self._forced
+            if source is None:  # drawn here (a plain study.optimize): the share travels with the draw
+                source, share = self._choose(study)
             if source == "llm" and self.proposer is None:
                 source = "tpe"
+        if source in ("llm", "tpe"):
+            if share is None:  # drawn before the trial was asked (the optimize graph's choose_source(study))
+                share, self._chosen_share = self._chosen_share, None
+            if share is not None:
+                study._storage.set_trial_user_attr(trial._trial_id, "llm_share", float(share))
         self._source[trial._trial_id] = source
         study._storage.set_trial_user_attr(trial._trial_id, "source", source)
         for key, value in self.trial_user_attrs.items():
