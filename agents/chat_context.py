@@ -32,7 +32,7 @@ from tunegraph.tools.ml.tasks import BUILTIN_DATASETS
 
 SOURCE_KEYS = ("dataset", "data_path")  # which data: a built-in name or a resolved file path
 DATA_KEYS = (*SOURCE_KEYS, "target", "task_type", "metric")
-DEFAULT_MODEL = "xgboost"
+DEFAULT_MODEL = "auto"  # the family searched with its hyperparameters
 WARM_FROM_RECOMMENDATION = 3  # the recommended configuration and up to 2 more of its evidence, as scripted_run.py
 
 

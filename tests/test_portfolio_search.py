@@ -145,3 +145,14 @@ def test_across_families_the_llm_proposes_within_the_best_family_and_keeps_the_f
     else:  # knn's parameters are not the best family's: refused, and TPE proposes instead
         assert not llm_trials
     assert set(final["search_space"]["family"]["choices"]) == set(CASH_FAMILIES["classification"])
+
+
+def test_the_api_searches_across_families_by_default_and_says_which_won():
+    from tunegraph import optimize as api_optimize
+
+    result = api_optimize(dataset="iris", trials=4, folds=3, seed=1)
+    assert result["model"] == "auto" and result["best_family"] == result["best_params"]["family"]
+    best = result["best_per_family"]
+    assert best[result["best_family"]]["value"] == result["best_value"]
+    assert all(v["value"] <= result["best_value"] for v in best.values())
+    assert {t["params"]["family"] for t in result["trials"] if t["value"] is not None} == set(best)

@@ -75,14 +75,15 @@ def recommend(dataset: str | None = None, *, data: DataArg = None, target: str |
 
 
 def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | None = None,
-             task_type: str | None = None, model: str = "xgboost", metric: str | None = None, trials: int = 20,
+             task_type: str | None = None, model: str = "auto", metric: str | None = None, trials: int = 20,
              llm: str = "none", sampler: str = "tpe", study_name: str | None = None, storage: str = "",
              learn: bool = False, on_trial=None, **settings: Any) -> dict[str, Any]:
-    """Sequential optimization (the optimize graph) of one model family; returns the result as a dict.
+    """Sequential optimization (the optimize graph); returns the result as a dict.
 
     Args:
         dataset / data / target / task_type: as for :func:`recommend`.
-        model: the model family (``xgboost``, ``lightgbm``, ``random_forest``, ...).
+        model: ``auto`` (default: the family searched with its hyperparameters, parameters named
+            ``<family>.<name>``) or one model family (``xgboost``, ``lightgbm``, ``random_forest``, ...).
         trials: the study's trial budget. sampler: ``tpe`` (default), ``llm_tpe``, ``llm`` or ``random``.
         llm: as for :func:`recommend`; ``none`` runs no model.
         study_name, storage: the Optuna study (default: a new name in ``sqlite:///.tunegraph/studies.db``).
@@ -91,10 +92,11 @@ def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | 
         settings: other Context fields (warm_start, seed, folds, patience, time_budget, ...).
 
     Returns a dict: study_name, storage, model, metric, direction, best_value, best_params,
-    best_trial (numbered from 1), n_trials, n_failed, stop_reason, trials (each with number,
-    value, params, source, status).
+    best_trial (numbered from 1), best_family, best_per_family (family -> {trial, value}; with
+    ``auto``), n_trials, n_failed, stop_reason, trials (each with number, value, params, source, status).
     """
     from tunegraph.graphs.optimize import graph
+    from tunegraph.tools.ml.cash import best_per_family
     from tunegraph.tools.trials.runs import check_study_name, default_storage, default_study_name, run_for
 
     context = Context(llm=llm, sampler=sampler, trials=trials, learn=learn, storage=storage, **settings)
@@ -117,6 +119,9 @@ def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | 
             "metric": run.metric.name, "direction": run.metric.direction, "best_value": state.get("best_value"),
             "best_params": state.get("best_params"),
             "best_trial": None if state.get("best_number") is None else int(state["best_number"]) + 1,
+            "best_family": (state.get("best_params") or {}).get("family", model) if state.get("best_params") else None,
+            "best_per_family": {f: {"trial": n + 1, "value": v}
+                                for f, (n, v) in best_per_family(finished, run.metric.direction).items()},
             "n_trials": len(finished), "n_failed": sum(1 for t in finished if t.state.name == "FAIL"),
             "stop_reason": state.get("stop_reason"),
             "trials": [{"number": t.number + 1, "value": t.value, "params": t.params,
