@@ -6,16 +6,24 @@ finished on it (data sets where some method has none yet are listed as pending).
 Definitions (also written into the report):
 
 * score at budget B: the best CV score among a run's first B trials (the anytime curve of one
-  run of max(B) trials); the recommender's is its configuration's CV score (zero trials).
+  run of max(B) trials); the recommender's is its configuration's CV score (zero trials). The
+  portfolio methods (``PER_BUDGET``) run their first K = min(8, B // 2) trials from the portfolio,
+  so a shorter budget is another run, not a prefix: their score at B is that budget's own run
+  (budget 1 is the first trial of the smallest run: K is 1 there and the greedy portfolio's first
+  member is the same for every K).
 * normalized regret: ``(s* - s) / (s* - s_w)`` on a data set, where ``s*`` is the best score
   any method found on it (any seed, any trial) and ``s_w`` the worst point of any anytime
   curve shown (a run's first trial, or the recommender); 0 = the best found, 1 = the worst.
 * rank: methods ranked per data set and budget by their mean score over seeds (1 = best, ties
   averaged), then averaged over data sets.
-* win / tie / loss against Optuna TPE: two-sided Mann-Whitney U test of the per-seed scores at
-  alpha 0.05; a win needs p < 0.05 and a better mean, a loss p < 0.05 and a worse mean.
+* win / tie / loss against an anchor (Optuna TPE; in the portfolio suite also Optuna TPE over the
+  same families): two-sided Mann-Whitney U test of the per-seed scores at alpha 0.05; a win needs
+  p < 0.05 and a better mean, a loss p < 0.05 and a worse mean.
+* across data sets: Wilcoxon signed-rank test of the paired per-data-set mean regrets, two-sided
+  and one-sided (the method's regret lower than the anchor's).
 
     python benchmarks/compare_report.py [--results benchmarks/results/compare.jsonl]
+    python benchmarks/compare_report.py --suite portfolio
 """
 
 from __future__ import annotations
@@ -29,16 +37,45 @@ from typing import Any
 
 ALPHA = 0.05
 ANCHOR = "optuna_tpe"
+ANCHORS = ("optuna_tpe", "optuna_tpe_cash")  # each one present in a report is tested against
 LABELS = {
     "optuna_tpe": "Optuna TPE",
+    "optuna_tpe_cash": "Optuna TPE, across families",
     "optuna_random": "Optuna random",
+    "optuna_random_cash": "Optuna random, across families",
+    "tunegraph_default": "TuneGraph default (portfolio + TPE across families, no LLM)",
+    "tunegraph_portfolio_xgb": "TuneGraph portfolio + TPE, one family",
     "tunegraph_tpe": "TuneGraph TPE, no LLM (ablation)",
     "tunegraph_llm_tpe": "TuneGraph llm_tpe",
     "tunegraph_llm_tpe_warm": "TuneGraph llm_tpe + warm start",
     "tunegraph_tpe_warm": "TuneGraph TPE + warm start",
+    "tunegraph_llm_tpe_adaptive": "TuneGraph llm_tpe, adaptive share, portfolio, across families",
     "recommender": "recommender alone (0 trials)",
 }
+SHORT = {"optuna_tpe": "TPE", "optuna_tpe_cash": "TPE across families"}
 WARM = ("tunegraph_llm_tpe_warm", "tunegraph_tpe_warm")  # the targets are about warm-started TuneGraph
+# the portfolio's size depends on the trial budget (K = min(8, B // 2)): one run per budget, not an anytime curve
+PER_BUDGET = ("tunegraph_default", "tunegraph_portfolio_xgb", "tunegraph_llm_tpe_adaptive")
+SUBSET = ("tunegraph_llm_tpe_adaptive",)  # run on fewer data sets: reported in a section of their own
+HEADLINE = "tunegraph_default"  # the method the portfolio suite's claim is about
+
+
+def serving_budget(method: str, budget: int, budgets: list[int]) -> int:
+    """The run (by its budget; 0 = the one run of max(budgets) trials) whose anytime curve gives
+    ``method``'s score at ``budget``. A portfolio method has a run per budget, except budget 1:
+    the first trial of its smallest run (K is 1 at budget 1, and the greedy portfolio's first
+    member does not depend on K)."""
+    if method not in PER_BUDGET:
+        return 0
+    if budget == 1:
+        larger = [b for b in budgets if b > 1]
+        return min(larger) if larger else 1
+    return budget
+
+
+def run_budgets(method: str, budgets: list[int]) -> list[int]:
+    """The runs ``method`` needs per (data set, seed): [0] (one anytime run), or one per budget."""
+    return sorted({serving_budget(method, b, budgets) for b in budgets})
 
 
 # ---- scores ------------------------------------------------------------------------------------
@@ -60,28 +97,42 @@ def at_budget(curve: list[float], budget: int) -> float:
     return curve[min(budget, len(curve)) - 1]
 
 
-def collect(rows: list[dict[str, Any]], setting: dict[str, Any], methods: list[str]) -> dict[str, Any]:
-    """Runs of this setting, by data set -> method -> seed, kept to the seeds all methods have."""
-    by: dict[str, dict[str, dict[int, dict]]] = {}
+def collect(rows: list[dict[str, Any]], setting: dict[str, Any], methods: list[str], budgets: list[int],
+            datasets: list[str] | None = None) -> dict[str, Any]:
+    """Runs of this setting by data set -> method -> [per seed: {run budget (0: the anytime run): row}],
+    kept to the seeds every method has finished (all of its runs); ``datasets`` limits the data sets."""
+    by: dict[str, dict[str, dict[int, dict[int, dict]]]] = {}
     for r in rows:
-        if r.get("kind") == "run" and r.get("setting") == setting and r["method"] in methods:
-            by.setdefault(r["dataset"], {}).setdefault(r["method"], {})[int(r["seed"])] = r
+        if (r.get("kind") == "run" and r.get("setting") == setting and r["method"] in methods
+                and (datasets is None or r["dataset"] in datasets)):
+            seeds = by.setdefault(r["dataset"], {}).setdefault(r["method"], {})
+            seeds.setdefault(int(r["seed"]), {})[int(r.get("budget") or 0)] = r
     complete, pending = {}, {}
     for name, per_method in sorted(by.items()):
-        seeds = set.intersection(*(set(per_method.get(m, {})) for m in methods))
+        def finished(m: str) -> set[int]:
+            need = run_budgets(m, budgets)
+            return {s for s, runs in per_method.get(m, {}).items() if all(k in runs for k in need)}
+
+        seeds = set.intersection(*(finished(m) for m in methods))
         if seeds:
-            complete[name] = {m: [per_method[m][s] for s in sorted(seeds)] for m in methods}
+            complete[name] = {m: [{k: per_method[m][s][k] for k in run_budgets(m, budgets)} for s in sorted(seeds)]
+                              for m in methods}
         else:
-            pending[name] = {m: len(per_method.get(m, {})) for m in methods}
+            pending[name] = {m: len(finished(m)) for m in methods}
     return {"complete": complete, "pending": pending}
 
 
-def dataset_table(runs: dict[str, list[dict]], budgets: list[int]) -> dict[str, Any]:
+def longest(entries: dict[str, dict[str, list[dict[int, dict]]]]) -> dict[str, dict[str, list[dict]]]:
+    """Per data set, method and seed the one row of its longest run (what timing and sources are read from)."""
+    return {name: {m: [e[max(e)] for e in es] for m, es in per_method.items()} for name, per_method in entries.items()}
+
+
+def dataset_table(entries: dict[str, list[dict[int, dict]]], budgets: list[int]) -> dict[str, Any]:
     """Per method and budget: the per-seed scores (original units), their regret, and the curves."""
-    first = next(iter(runs.values()))[0]
+    first = next(iter(next(iter(entries.values()))[0].values()))
     sign = 1.0 if first["direction"] == "maximize" else -1.0
-    curves = {m: [anytime(r["values"], sign) for r in rs] for m, rs in runs.items()}
-    points = [v for cs in curves.values() for c in cs for v in c if not math.isnan(v)]
+    curves = {m: [{k: anytime(r["values"], sign) for k, r in e.items()} for e in es] for m, es in entries.items()}
+    points = [v for cs in curves.values() for e in cs for c in e.values() for v in c if not math.isnan(v)]
     best, worst = (max(points), min(points)) if points else (math.nan, math.nan)
     span = best - worst
 
@@ -92,10 +143,11 @@ def dataset_table(runs: dict[str, list[dict]], budgets: list[int]) -> dict[str, 
 
     out = {"sign": sign, "best": sign * best, "worst": sign * worst, "metric": first["metric"],
            "direction": first["direction"], "n_rows": first.get("n_rows"), "task_type": first.get("task_type"),
-           "seeds": len(next(iter(runs.values()))), "curves": curves, "regret_fn": regret, "methods": {}}
+           "seeds": len(next(iter(entries.values()))), "curves": curves, "regret_fn": regret, "methods": {}}
     for m, cs in curves.items():
-        out["methods"][m] = {b: {"scores": [sign * at_budget(c, b) for c in cs],
-                                 "regrets": [regret(at_budget(c, b)) for c in cs]} for b in budgets}
+        at = {b: [at_budget(e[serving_budget(m, b, budgets)], b) for e in cs] for b in budgets}
+        out["methods"][m] = {b: {"scores": [sign * v for v in at[b]], "regrets": [regret(v) for v in at[b]]}
+                             for b in budgets}
     return out
 
 
@@ -138,8 +190,9 @@ def ranks(means: dict[str, float], sign: float) -> dict[str, float]:
 # ---- timing ------------------------------------------------------------------------------------
 
 def timing(runs: list[dict]) -> dict[str, float]:
-    """Mean seconds per run: wall, objective, LLM, recommend (meta-learner + its LLM) and the rest;
-    overhead per trial and as a share of the run's median objective time (median over runs)."""
+    """Seconds per run, mean and median (``*_med``): wall, objective, LLM, recommend (meta-learner + its
+    LLM, charged to warm-started runs) and graph (the rest: wall - objective - LLM - recommend; for plain
+    Optuna its loop and sampler); overhead per trial and as a share of the run's median objective time."""
     walls, objs, llms, recs, rests, per_trial, pct, medians = [], [], [], [], [], [], [], []
     for r in runs:
         n = max(1, len(r["values"]))
@@ -158,7 +211,9 @@ def timing(runs: list[dict]) -> dict[str, float]:
         per_trial.append((wall - obj) / n)
         pct.append(100 * (wall - obj) / n / med if med > 0 else math.nan)
     return {"wall_s": _mean(walls), "objective_s": _mean(objs), "llm_s": _mean(llms), "recommend_s": _mean(recs),
-            "rest_s": _mean(rests), "overhead_ms_per_trial": 1000 * statistics.median(per_trial),
+            "rest_s": _mean(rests), "wall_med": _median(walls), "objective_med": _median(objs),
+            "llm_med": _median(llms), "recommend_med": _median(recs), "graph_med": _median(rests),
+            "overhead_ms_per_trial": 1000 * statistics.median(per_trial),
             "overhead_pct_of_median_objective": statistics.median(pct) if pct else math.nan,
             "median_objective_ms": 1000 * statistics.median(medians),
             "llm_calls": _mean([float(r.get("llm_calls") or 0) for r in runs]),
@@ -166,73 +221,92 @@ def timing(runs: list[dict]) -> dict[str, float]:
             "trials": _mean([float(len(r["values"])) for r in runs]), "runs": len(runs)}
 
 
+def _median(xs: list[float]) -> float:
+    xs = [x for x in xs if not math.isnan(x)]
+    return statistics.median(xs) if xs else math.nan
+
+
 # ---- the report --------------------------------------------------------------------------------
 
 def summarize(rows: list[dict[str, Any]], setting: dict[str, Any], budgets: list[int],
-              methods: list[str]) -> dict[str, Any]:
-    """Everything the report shows, as plain data (the smoke test checks it)."""
+              methods: list[str], datasets: list[str] | None = None) -> dict[str, Any]:
+    """Everything the report shows, as plain data (the smoke test checks it). ``wtl`` and ``across``
+    are by anchor, then budget, then method; ``runs`` holds each seed's longest run."""
     methods = [m for m in LABELS if m in methods]
-    data = collect(rows, setting, methods)
-    tables = {name: dataset_table(runs, budgets) for name, runs in data["complete"].items()}
-    summary: dict[str, Any] = {"methods": methods, "budgets": budgets, "n_datasets": len(tables),
-                               "datasets": list(tables), "pending": data["pending"], "tables": tables,
-                               "runs": data["complete"],
-                               "mean_regret": {}, "avg_rank": {}, "wtl": {}, "per_dataset": {}}
+    anchors = [a for a in ANCHORS if a in methods]
+    data = collect(rows, setting, methods, budgets, datasets)
+    tables = {name: dataset_table(entries, budgets) for name, entries in data["complete"].items()}
+    summary: dict[str, Any] = {"methods": methods, "anchors": anchors, "budgets": budgets,
+                               "n_datasets": len(tables), "datasets": list(tables), "pending": data["pending"],
+                               "tables": tables, "entries": data["complete"], "runs": longest(data["complete"]),
+                               "mean_regret": {}, "median_regret": {}, "avg_rank": {},
+                               "wtl": {a: {} for a in anchors}, "per_dataset": {}}
     for b in budgets:
         rank_lists: dict[str, list[float]] = {m: [] for m in methods}
-        summary["wtl"][b] = {m: {"win": 0, "tie": 0, "loss": 0} for m in methods if m != ANCHOR}
+        for a in anchors:
+            summary["wtl"][a][b] = {m: {"win": 0, "tie": 0, "loss": 0} for m in methods if m != a}
         for name, t in tables.items():
             means = {m: _mean(t["methods"][m][b]["scores"]) for m in methods}
             rk = ranks(means, t["sign"])
             for m in methods:
                 rank_lists[m].append(rk[m])
-            for m in methods:
                 cell = t["methods"][m][b]
-                entry = {"mean": means[m], "std": _std(cell["scores"]), "regret": _mean(cell["regrets"]),
-                         "rank": rk[m]}
-                if m != ANCHOR and ANCHOR in methods:
-                    outcome, p = compare_to_anchor(cell["scores"], t["methods"][ANCHOR][b]["scores"], t["sign"])
-                    entry.update(outcome=outcome, p=p)
-                    summary["wtl"][b][m][outcome] += 1
+                entry: dict[str, Any] = {"mean": means[m], "std": _std(cell["scores"]),
+                                         "regret": _mean(cell["regrets"]), "rank": rk[m], "vs": {}}
+                for a in anchors:
+                    if m != a:
+                        outcome, p = compare_to_anchor(cell["scores"], t["methods"][a][b]["scores"], t["sign"])
+                        entry["vs"][a] = {"outcome": outcome, "p": p}
+                        summary["wtl"][a][b][m][outcome] += 1
+                entry.update(entry["vs"].get(anchors[0], {}) if anchors else {})
                 summary["per_dataset"].setdefault(name, {}).setdefault(b, {})[m] = entry
         summary["avg_rank"][b] = {m: _mean(v) for m, v in rank_lists.items()}
-        summary["mean_regret"][b] = {m: _mean([summary["per_dataset"][n][b][m]["regret"] for n in tables])
-                                     for m in methods}
-    summary["across"] = {b: {m: across_datasets(summary["per_dataset"], m, b) for m in methods if m != ANCHOR}
-                         for b in budgets} if ANCHOR in methods else {}
-    summary["timing"] = {m: timing([r for runs in data["complete"].values() for r in runs[m]]) for m in methods
+        regrets = {m: [summary["per_dataset"][n][b][m]["regret"] for n in tables] for m in methods}
+        summary["mean_regret"][b] = {m: _mean(v) for m, v in regrets.items()}
+        summary["median_regret"][b] = {m: _median(v) for m, v in regrets.items()}
+    summary["across"] = {a: {b: {m: across_datasets(summary["per_dataset"], m, b, a) for m in methods if m != a}
+                             for b in budgets} for a in anchors}
+    summary["timing"] = {m: timing([r for runs in summary["runs"].values() for r in runs[m]]) for m in methods
                          if tables}
     return summary
 
 
-def across_datasets(per_dataset: dict[str, Any], method: str, budget: int) -> dict[str, Any]:
-    """Is ``method`` better than the anchor over the data sets (not within one)? Counts of data
-    sets with lower / higher mean regret and a two-sided Wilcoxon signed-rank test on the paired
-    mean regrets (Demsar 2006: the test for two methods over several data sets)."""
+def across_datasets(per_dataset: dict[str, Any], method: str, budget: int, anchor: str = ANCHOR) -> dict[str, Any]:
+    """Is ``method`` better than ``anchor`` over the data sets (not within one)? Counts of data sets
+    with lower / higher mean regret and Wilcoxon signed-rank tests on the paired mean regrets (Demsar
+    2006: the test for two methods over several data sets): ``p`` two-sided, ``p_less`` one-sided
+    (the method's regret is lower)."""
     from scipy.stats import wilcoxon
 
-    pairs = [(d[budget][method]["regret"], d[budget][ANCHOR]["regret"]) for d in per_dataset.values()]
+    pairs = [(d[budget][method]["regret"], d[budget][anchor]["regret"]) for d in per_dataset.values()]
     pairs = [(a, b) for a, b in pairs if not (math.isnan(a) or math.isnan(b))]
     diffs = [a - b for a, b in pairs]
     better, worse = sum(1 for x in diffs if x < 0), sum(1 for x in diffs if x > 0)
-    p = math.nan
+    p = p_less = math.nan
     if any(diffs):
         p = float(wilcoxon(diffs, alternative="two-sided", zero_method="zsplit").pvalue)
-    return {"better": better, "worse": worse, "mean_diff": _mean(diffs), "p": p}
+        p_less = float(wilcoxon(diffs, alternative="less", zero_method="zsplit").pvalue)
+    return {"better": better, "worse": worse, "mean_diff": _mean(diffs), "p": p, "p_less": p_less}
 
 
 def across_table(summary: dict[str, Any]) -> list[str]:
     budgets = summary["budgets"]
-    if not summary["across"]:
+    if not summary["anchors"]:
         return [f"Not computed: {LABELS[ANCHOR]} is not among the methods."]
-    lines = ["| method | " + " | ".join(f"@{b}: better / worse (p)" for b in budgets) + " |",
-             "|---|" + "---|" * len(budgets)]
-    for m in summary["methods"]:
-        if m == ANCHOR:
-            continue
-        cells = [f"{a['better']} / {a['worse']} ({_f(a['p'], 2)})" for a in (summary["across"][b][m] for b in budgets)]
-        lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + " |")
-    return lines
+    lines: list[str] = []
+    for a in summary["anchors"]:
+        if len(summary["anchors"]) > 1:
+            lines += [f"Against **{LABELS[a]}**:", ""]
+        lines += ["| method | " + " | ".join(f"@{b}: better / worse (p; one-sided p)" for b in budgets) + " |",
+                  "|---|" + "---|" * len(budgets)]
+        for m in summary["methods"]:
+            if m == a:
+                continue
+            cells = [f"{x['better']} / {x['worse']} ({_f(x['p'], 2)}; {_f(x['p_less'], 2)})"
+                     for x in (summary["across"][a][b][m] for b in budgets)]
+            lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines[:-1]
 
 
 def targets(summary: dict[str, Any]) -> list[str]:
@@ -245,13 +319,13 @@ def targets(summary: dict[str, Any]) -> list[str]:
         for b in (10, 20):
             if b in summary["budgets"]:
                 rw, rt = summary["avg_rank"][b][warm], summary["avg_rank"][b][ANCHOR]
-                a = summary["across"][b][warm]
+                a = summary["across"][ANCHOR][b][warm]
                 chance = "beyond chance" if a["p"] < ALPHA else "within chance"
                 out.append(f"- {LABELS[warm]} beats Optuna TPE on average rank at {b} trials: "
                            f"**{'met' if rw < rt else 'not met'}** ({rw:.2f} vs {rt:.2f}; lower regret on "
                            f"{a['better']} of {summary['n_datasets']} data sets, Wilcoxon p {_f(a['p'], 2)}: {chance})")
         if 30 in summary["budgets"]:
-            wtl = summary["wtl"][30][warm]
+            wtl = summary["wtl"][ANCHOR][30][warm]
             losers = [n for n, d in summary["per_dataset"].items() if d[30][warm].get("outcome") == "loss"]
             seeds = min(len(rs) for per_method in summary["runs"].values() for rs in per_method.values())
             verdict = ("not met" if losers else "met" if seeds >= 4 else
@@ -266,6 +340,23 @@ def targets(summary: dict[str, Any]) -> list[str]:
                        f"**{'met' if pct < 10 else 'not met'}** ({t['overhead_ms_per_trial']:.0f} ms per trial = "
                        f"{pct:.0f}% of the median objective {t['median_objective_ms']:.0f} ms; LLM "
                        f"{1000 * t['llm_s'] / max(1, t['trials']):.0f} ms per trial)")
+    return out
+
+
+def verdict(summary: dict[str, Any], method: str = HEADLINE) -> list[str]:
+    """Issue 15's claim, per anchor and budget: ``method``'s mean regret over the data sets is lower
+    than the anchor's by a one-sided Wilcoxon signed-rank test at alpha 0.05."""
+    if method not in summary["methods"] or not summary["anchors"] or not summary["n_datasets"]:
+        return [f"- not evaluated (needs {LABELS[method]}, an anchor and finished data sets)"]
+    n, out = summary["n_datasets"], []
+    for a in summary["anchors"]:
+        for b in summary["budgets"]:
+            x = summary["across"][a][b][method]
+            met = not math.isnan(x["p_less"]) and x["p_less"] < ALPHA
+            out.append(f"- {LABELS[method]} beats {LABELS[a]} at {b} trials (p < {ALPHA}): "
+                       f"**{'met' if met else 'not met'}** (lower mean regret on {x['better']} of {n} data sets, "
+                       f"higher on {x['worse']}; mean difference {_f(x['mean_diff'], 2)}; one-sided Wilcoxon "
+                       f"p {_f(x['p_less'], 2)})")
     return out
 
 
@@ -294,6 +385,33 @@ def proposals_by_source(complete: dict[str, dict[str, list[dict]]], start: int =
              "improved": sum(1 for _, up in v if up) / len(v)} for (m, src), v in sorted(found.items())]
 
 
+def _fixed(x: float, decimals: int) -> str:
+    return "-" if x is None or math.isnan(x) else f"{x:.{decimals}f}"
+
+
+def families_table(summary: dict[str, Any]) -> list[str]:
+    """The share of each family among the trials of the methods that search across families."""
+    from collections import Counter
+
+    counts: dict[str, Counter] = {}
+    for per_method in summary["runs"].values():
+        for m, runs in per_method.items():
+            for r in runs:
+                counts.setdefault(m, Counter()).update(r.get("families") or [])
+    counts = {m: c for m, c in counts.items() if len(c) > 1}
+    if not counts:
+        return []
+    families = sorted({f for c in counts.values() for f in c})
+    lines = ["## Families tried", "",
+             "Share of the trials (runs of the largest budget) per model family, for the methods that search "
+             "across families.", "",
+             "| method | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
+    for m, c in counts.items():
+        total = sum(c.values())
+        lines.append(f"| {LABELS[m]} | " + " | ".join(f"{c[f] / total:.0%}" for f in families) + " |")
+    return lines + [""]
+
+
 def _f(x: float, digits: int = 4) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
@@ -308,13 +426,114 @@ def headline(summary: dict[str, Any]) -> list[str]:
     for m in summary["methods"]:
         cells = [f"{summary['avg_rank'][b][m]:.2f}" for b in budgets]
         cells += [f"{summary['mean_regret'][b][m]:.3f}" for b in budgets]
-        cells += ["anchor" if m == ANCHOR else "{win}/{tie}/{loss}".format(**summary["wtl"][b][m]) for b in budgets]
+        cells += ["anchor" if m == ANCHOR or ANCHOR not in summary["wtl"] else
+                  "{win}/{tie}/{loss}".format(**summary["wtl"][ANCHOR][b][m]) for b in budgets]
         lines.append(f"| {LABELS[m]} | " + " | ".join(cells) + " |")
     return lines
 
 
-def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, str], rows: list[dict]) -> str:
-    budgets, methods = summary["budgets"], summary["methods"]
+def portfolio_headline(summary: dict[str, Any]) -> list[str]:
+    """Per budget and method: mean and median normalized regret, mean rank, and against each anchor the
+    W/T/L over data sets and the one-sided Wilcoxon p (the method's regret lower than the anchor's)."""
+    anchors = summary["anchors"]
+    head = ["budget", "method", "mean regret", "median regret", "mean rank"]
+    for a in anchors:
+        head += [f"W/T/L vs {SHORT[a]}", f"p vs {SHORT[a]}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for b in summary["budgets"]:
+        for m in summary["methods"]:
+            name = f"**{LABELS[m]}**" if m == HEADLINE else LABELS[m]
+            cells = [str(b), name, _fixed(summary["mean_regret"][b][m], 3), _fixed(summary["median_regret"][b][m], 3),
+                     _fixed(summary["avg_rank"][b][m], 2)]
+            for a in anchors:
+                if m == a:
+                    cells += ["anchor", "-"]
+                else:
+                    cells += ["{win}/{tie}/{loss}".format(**summary["wtl"][a][b][m]),
+                              _f(summary["across"][a][b][m]["p_less"], 2)]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def matrix_lines(summary: dict[str, Any]) -> list[str]:
+    """Which configuration matrix the portfolio runs read (a snapshot per start of compare.py), and
+    how many of their runs started from a portfolio."""
+    snaps: dict[str, dict] = {}
+    portfolio_runs, started = 0, 0
+    for per_method in summary["entries"].values():
+        for m, es in per_method.items():
+            if m not in PER_BUDGET:
+                continue
+            for e in es:
+                for r in e.values():
+                    portfolio_runs += 1
+                    started += bool(r.get("sources")) and r["sources"][0] == "portfolio"
+                    if r.get("matrix"):
+                        snaps[r["matrix"]["sha256"]] = r["matrix"]
+    if not portfolio_runs:
+        return []
+    text = (f"Configuration matrix: " + ("; ".join(f"`{m['source']}` (snapshot sha256 {sha[:12]}, {m['cells']} "
+                                                   f"cells, {m['tasks']} data sets)" for sha, m in snaps.items())
+                                          or "none (the Initializer's defaults start every run)") + ". "
+            f"{started} of {portfolio_runs} portfolio-method runs started from a portfolio"
+            + ("" if started == portfolio_runs else " (the others: no matrix cells of the task's type, so the "
+                                                   "Initializer's library defaults)") + ".")
+    if len(snaps) > 1:
+        text += (f" **Note:** the runs read {len(snaps)} snapshots of the matrix (it was being built while they "
+                 "ran); their portfolios may differ.")
+    return [text, ""]
+
+
+def timing_lines(summary: dict[str, Any], methods: list[str]) -> list[str]:
+    """Median seconds per run of each method's longest runs, split into objective, LLM, recommend and graph."""
+    lines = ["| method | runs | trials | wall s | objective s | LLM s | recommend s | graph s | LLM calls |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for m in methods:
+        t = summary["timing"][m]
+        lines.append(f"| {LABELS[m]} | {t['runs']} | {t['trials']:.0f} | {_f(t['wall_med'], 3)} | "
+                     f"{_f(t['objective_med'], 3)} | {_f(t['llm_med'], 3)} | {_f(t['recommend_med'], 3)} | "
+                     f"{_f(t['graph_med'], 3)} | {t['llm_calls']:.1f} |")
+    return lines
+
+
+def _intro(summary: dict[str, Any], setting: dict[str, Any], portfolio: bool) -> list[str]:
+    """The setting paragraph: last round's (one family for every method) or the portfolio suite's."""
+    common = (f"{setting['folds']}-fold CV (stratified for classification), folds and models seeded by the run's "
+              "seed; metric: ROC AUC (2 classes), accuracy (more), RMSE (regression); patience off, no learning "
+              "between runs")
+    if not portfolio:
+        return [f"Setting: family **{setting['family']}** (its default search space) for every method and data set; "
+                f"{common}; LLM of the TuneGraph methods: `{setting['llm']}`; llm_tpe with p_llm {setting['p_llm']}; "
+                f"warm start K = {setting['warm_start']}; one run of {setting['trials']} trials per (method, data "
+                "set, seed), the score at a budget B is the best of its first B trials.", ""]
+    from tunegraph.tools.ml.cash import CASH_FAMILIES
+
+    families = "; ".join(f"{t}: {', '.join(f)}" for t, f in CASH_FAMILIES.items())
+    return [f"Setting: {common}; data sets subsampled to {setting['max_rows']} rows where larger.", "",
+            f"- One family (**{setting['family']}**, its default search space): Optuna TPE (the anchor of last "
+            "round), TuneGraph portfolio + TPE one family, TuneGraph TPE + warm start.",
+            f"- Across families, the space TuneGraph searches (`tools.ml.cash.cash_space`: the family first, then "
+            f"only its parameters; {families}): Optuna TPE and random search across families (plain ask/tell, "
+            "`cash_space(task_type).suggest(trial)`, family `auto`), TuneGraph default.",
+            "- Optuna baselines as Optuna ships them: `TPESampler(seed=seed)` (10 random start-up trials, "
+            "independent sampling), `RandomSampler(seed=10000 + seed)`; in-memory storage.",
+            "- TuneGraph default = the optimize graph with its defaults: model `auto`, sampler `tpe`, portfolio "
+            "K = min(8, B // 2) (at least 1) configurations from the configuration matrix as the first trials, "
+            "then TPE at once; `llm=none`: **the default path makes no LLM call**.",
+            "- Leave-one-dataset-out: each data set's own matrix column and its best configurations are left out "
+            "of its portfolio (graph input `exclude_tasks`), and the warm-started method's meta-learner is "
+            "retrained without its rows (its recommendation is last round's: computed without the matrix, "
+            f"LLM `{setting['llm']}`, K = {setting['warm_start']}, `portfolio=0`).",
+            "- Budgets: the portfolio methods' first trials depend on the budget, so they run once per budget "
+            "(budget 1 is the first trial of their smallest run: K is 1 there, and the greedy portfolio's first "
+            f"member is the same for every K); the other methods run {setting['trials']} trials once, read as an "
+            "anytime curve.", ""]
+
+
+def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, str], rows: list[dict],
+             subset: dict[str, Any] | None = None, notes: list[str] | None = None) -> str:
+    budgets, methods, anchors = summary["budgets"], summary["methods"], summary["anchors"]
+    portfolio = HEADLINE in methods
     n_seeds = sorted({len(next(iter(t["curves"].values()))) for t in summary["tables"].values()})
     recs = [r for r in rows if r.get("kind") == "recommendation" and r["dataset"] in summary["tables"]
             and r.get("family") == setting["family"] and r.get("llm") == setting["llm"]]
@@ -322,49 +541,64 @@ def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, 
     jobs = "/".join(str(j) for j in sorted({int(r.get("jobs") or 1) for r in finished})) or "-"
     loads = [la[0] for r in finished for la in (r.get("load_avg") or []) if la]
     load = statistics.median(loads) if loads else math.nan
-    lines = ["# TuneGraph vs plain Optuna (benchmarks/compare.py)", "",
+    title = ("TuneGraph's portfolio-initialized search across families vs plain Optuna TPE "
+             "(benchmarks/compare.py --suite portfolio)" if portfolio else
+             "TuneGraph vs plain Optuna (benchmarks/compare.py)")
+    lines = [f"# {title}", "",
              f"Machine: {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), Python "
              f"{platform.python_version()}; {jobs} job(s) in parallel, 1 thread each (estimators, llama.cpp, torch); "
-             f"load average (1 min) during the runs: median {_f(load, 3)} (other work on the machine counts).", "",
-             f"Setting: family **{setting['family']}** (its default search space) for every method and data set; "
-             f"{setting['folds']}-fold CV (stratified for classification), folds and models seeded by the run's seed; "
-             f"metric: ROC AUC (2 classes), accuracy (more), RMSE (regression); "
-             f"LLM of the TuneGraph methods: `{setting['llm']}`; llm_tpe with p_llm {setting['p_llm']}; warm start "
-             f"K = {setting['warm_start']}; patience off, no learning between runs; one run of {setting['trials']} "
-             f"trials per (method, data set, seed), the score at a budget B is the best of its first B trials.", "",
-             f"Data sets: {summary['n_datasets']} finished ({', '.join(summary['datasets']) or 'none'}), "
-             f"seeds per data set: {', '.join(map(str, n_seeds)) or '-'}."
-             + (f" Pending: {', '.join(f'{n} ({sum(c.values())} runs done)' for n, c in summary['pending'].items())}."
-                if summary["pending"] else ""), "",
-             "Methods: " + "; ".join(f"**{LABELS[m]}** (`{m}`)" for m in methods) + ". The recommender runs "
-             "leave-one-dataset-out: the data set's rows are removed from the meta-dataset and the meta-learner "
-             "is retrained without them; its answer is computed once per data set and is what the warm-started "
-             "runs enqueue (the recommender's time is charged to each of them).", ""]
+             f"load average (1 min) during the runs: median {_f(load, 3)} (other work on the machine counts).", ""]
+    lines += _intro(summary, setting, portfolio)
+    lines += [f"Data sets: {summary['n_datasets']} finished ({', '.join(summary['datasets']) or 'none'}), "
+              f"seeds per data set: {', '.join(map(str, n_seeds)) or '-'}."
+              + (f" Pending: {', '.join(f'{n} ({sum(c.values())} seeds done)' for n, c in summary['pending'].items())}."
+                 if summary["pending"] else ""), ""]
+    lines += [f"{n}" for n in (notes or [])] + ([""] if notes else [])
+    lines += matrix_lines(summary)
+    lines += ["Methods: " + "; ".join(f"**{LABELS[m]}** (`{m}`)" for m in methods) + ". The recommender runs "
+              "leave-one-dataset-out: the data set's rows are removed from the meta-dataset and the meta-learner "
+              "is retrained without them; its answer is computed once per data set and is what the warm-started "
+              "runs enqueue (the recommender's time is charged to each of them).", ""]
     if not summary["n_datasets"]:
         return "\n".join(lines + ["No data set is finished yet.", ""])
-    lines += ["## Headline", ""] + headline(summary) + ["",
-              "rank: mean over data sets of the method's rank by mean score over seeds (1 = best, ties averaged). "
-              "regret: normalized regret, mean over data sets and seeds (0 = the best score any method found on "
-              "the data set, 1 = the worst point of any anytime curve on it). W/T/L: data sets where the method "
-              f"is better / not different / worse than Optuna TPE by a two-sided Mann-Whitney U test over seeds, "
-              f"alpha {ALPHA} " + (f"(with {min(n_seeds)} seed(s) on some data sets no difference can reach it there: "
-                                   "the two-sided test needs at least 4 seeds a side)." if min(n_seeds) < 4 else
-                                   f"(with {min(n_seeds)} seeds a difference needs nearly every seed on one side)."),
-              "",
-              "## Across data sets", "",
-              "Data sets where the method's mean normalized regret is lower / higher than Optuna TPE's, and the "
-              "p-value of a two-sided Wilcoxon signed-rank test on the paired per-data-set mean regrets (zeros "
-              f"split). A rank difference is only more than chance where p < {ALPHA}.", ""]
-    lines += across_table(summary) + ["", "## Targets", ""] + targets(summary) + [""]
+    few = (f"(with {min(n_seeds)} seed(s) on some data sets no difference can reach it there: the two-sided test "
+           "needs at least 4 seeds a side)." if min(n_seeds) < 4 else
+           f"(with {min(n_seeds)} seeds a difference needs nearly every seed on one side).")
+    if portfolio:
+        lines += ["## Headline", ""] + portfolio_headline(summary) + ["",
+                  "regret: normalized regret (0 = the best score any method found on the data set, 1 = the worst "
+                  "point of any anytime curve on it), per data set the mean over seeds; mean and median over data "
+                  "sets. rank: mean over data sets of the method's rank by mean score over seeds (1 = best). "
+                  "W/T/L: data sets where the method is better / not different / worse than the anchor by a "
+                  f"two-sided Mann-Whitney U test over seeds, alpha {ALPHA} {few} p: one-sided Wilcoxon "
+                  "signed-rank test over the data sets that the method's mean regret is lower than the anchor's "
+                  "(zeros split).", "",
+                  f"## Verdict: {LABELS[HEADLINE]} vs the TPE anchors", ""] + verdict(summary) + [""]
+    else:
+        lines += ["## Headline", ""] + headline(summary) + ["",
+                  "rank: mean over data sets of the method's rank by mean score over seeds (1 = best, ties averaged). "
+                  "regret: normalized regret, mean over data sets and seeds (0 = the best score any method found on "
+                  "the data set, 1 = the worst point of any anytime curve on it). W/T/L: data sets where the method "
+                  f"is better / not different / worse than Optuna TPE by a two-sided Mann-Whitney U test over seeds, "
+                  f"alpha {ALPHA} " + few, ""]
+    lines += ["## Across data sets", "",
+              "Data sets where the method's mean normalized regret is lower / higher than the anchor's, and the "
+              "p-values of Wilcoxon signed-rank tests on the paired per-data-set mean regrets (zeros split): "
+              "two-sided, and one-sided for a lower regret. A difference is only more than chance where p < "
+              f"{ALPHA}.", ""]
+    lines += across_table(summary) + [""]
+    if not portfolio:
+        lines += ["## Targets", ""] + targets(summary) + [""]
     if plots:
         lines += ["## Plots", ""] + [f"![{k}]({v})" for k, v in plots.items()] + [""]
+    longest_note = (" For the portfolio methods: their runs of the largest budget." if portfolio else "")
     lines += ["## Wall time", "",
-              "Mean seconds per run (all budgets: one run of the full trial count). objective: the cross-validations; "
+              "Mean seconds per run (one run of the full trial count). objective: the cross-validations; "
               "LLM: the optimize graph's LLM calls (Initializer, Optimizer, retries); recommend: the recommend graph "
               "(retrieval, meta-learner, SHAP, recommender LLM, judge), measured once per data set and charged to each "
               "warm-started run; rest: graph, storage, checkpoints and sampler (for plain Optuna: the sampler). "
               "overhead per trial = (wall - objective) / trials, median over runs; % = of the run's median "
-              "objective time. The embedded LLM is loaded once per process before timing.", "",
+              "objective time. The embedded LLM is loaded once per process before timing." + longest_note, "",
               "| method | wall s | objective s | LLM s | recommend s | rest s | LLM calls | s per call "
               "| overhead ms/trial | % of median objective |", "|---|---|---|---|---|---|---|---|---|---|"]
     for m in methods:
@@ -375,7 +609,10 @@ def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, 
                      + ("- | - |" if m == "recommender" else
                         f"{t['overhead_ms_per_trial']:.0f} | {_f(t['overhead_pct_of_median_objective'], 3)} |"))
     lines += ["", "For the recommender the 'wall' is its response time and the 'objective' 0 (its one CV is the "
-              "evaluation, not part of its answer).", ""]
+              "evaluation, not part of its answer).", "",
+              "Median seconds per run, split: graph = wall - objective - LLM - recommend (for plain Optuna: its "
+              "ask/tell loop and sampler)." + longest_note, ""]
+    lines += timing_lines(summary, methods) + [""]
     skip = 5 if max(budgets) > 10 else 0  # the start-up trials are all defaults, warm start or random
     for start in sorted({0, skip}):
         sources = proposals_by_source(summary["runs"], start=start)
@@ -386,15 +623,21 @@ def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, 
                   f"{which}: the mean percentile of a source's trials within their run "
                   "(1 = the run's best trial, 0 = its worst) and the share that beat the best found before them "
                   "(a run's first trial always does). "
-                  "Sources: tpe (TPE, or the ablation's), llm (the LLM Optimizer), meta (the recommender's warm "
-                  "start), init (the Initializer: library defaults and, with an LLM, its first configurations).", "",
+                  "Sources: tpe (TPE, or the ablation's), random, llm (the LLM Optimizer), portfolio (the "
+                  "configuration matrix's portfolio members), meta (the recommender's warm start), init (the "
+                  "Initializer: library defaults and, with an LLM, its first configurations)."
+                  + longest_note, "",
                   "| method | source | trials | mean percentile | beat the best so far |", "|---|---|---|---|---|"]
         lines += [f"| {LABELS.get(r['method'], r['method'])} | {r['source']} | {r['trials']} | {r['percentile']:.2f} | "
                   f"{r['improved']:.1%} |" for r in sources]
         lines.append("")
+    lines += families_table(summary)
+    marks = dict(zip(anchors, ("*", "†")))
     lines += ["## Per data set", "",
-              "Mean ± std over seeds of the best CV score found; * after a value: different from Optuna TPE at "
-              f"alpha {ALPHA} (Mann-Whitney U, p in brackets when < 0.1).", ""]
+              "Mean ± std over seeds of the best CV score found; after a value: "
+              + ", ".join(f"{k} different from {LABELS[a]}" for a, k in marks.items())
+              + f" at alpha {ALPHA} (Mann-Whitney U" + (f", p against {LABELS[anchors[0]]} in brackets when < 0.1)."
+                                                        if anchors else ")."), ""]
     for b in budgets:
         lines += [f"### {b} trials", "",
                   "| data set | metric | " + " | ".join(LABELS[m] for m in methods) + " |",
@@ -403,12 +646,14 @@ def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, 
             cells = []
             for m in methods:
                 e = summary["per_dataset"][name][b][m]
-                star = "*" if e.get("outcome") in ("win", "loss") else ""
+                star = "".join(k for a, k in marks.items() if e["vs"].get(a, {}).get("outcome") in ("win", "loss"))
                 p = f" (p {e['p']:.2f})" if e.get("p") is not None and not math.isnan(e["p"]) and e["p"] < 0.1 else ""
                 cells.append(f"{_f(e['mean'])} ± {_f(e['std'], 2)}{star}{p}")
             arrow = "max" if t["direction"] == "maximize" else "min"
             lines.append(f"| {name} ({t['n_rows']} rows) | {t['metric']} ({arrow}) | " + " | ".join(cells) + " |")
         lines.append("")
+    if subset is not None:
+        lines += subset_lines(subset)
     if recs:
         lines += ["## Recommendations (leave-one-dataset-out)", "",
                   "| data set | meta-dataset rows (held out) | similar tasks | source | judge | response s "
@@ -423,6 +668,25 @@ def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, 
     return "\n".join(lines)
 
 
+def subset_lines(subset: dict[str, Any]) -> list[str]:
+    """The section of the methods run on fewer data sets (the embedded-LLM one), with every method on those."""
+    extra = [m for m in subset["methods"] if m in SUBSET]
+    if not extra:
+        return []
+    names = ", ".join(LABELS[m] for m in extra)
+    lines = [f"## {names}: on {subset['n_datasets']} data sets", ""]
+    if not subset["n_datasets"]:
+        return lines + ["No data set is finished yet" + (f" (pending: {', '.join(subset['pending'])})"
+                                                          if subset["pending"] else "") + ".", ""]
+    lines += [f"Every method on the data sets where {names} ran ({', '.join(subset['datasets'])}); regret, ranks "
+              "and tests as in the headline, over these data sets only.", ""]
+    lines += portfolio_headline(subset) + [""]
+    for m in extra:
+        lines += verdict(subset, m) + [""]
+    lines += timing_lines(subset, subset["methods"]) + [""]
+    return lines
+
+
 def plot(summary: dict[str, Any], out_prefix: Path) -> dict[str, str]:
     """Regret vs trials (all data sets; one panel per data set) and the wall-time split, as PNG."""
     import matplotlib
@@ -430,29 +694,37 @@ def plot(summary: dict[str, Any], out_prefix: Path) -> dict[str, str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tables, methods = summary["tables"], summary["methods"]
+    tables, methods, budgets = summary["tables"], summary["methods"], summary["budgets"]
     if not tables:
         return {}
-    n = max(len(c) for t in tables.values() for cs in t["curves"].values() for c in cs)
+    n = max(len(c) for t in tables.values() for es in t["curves"].values() for e in es for c in e.values())
     colors = {m: f"C{i}" for i, m in enumerate(methods)}
 
     def mean_curve(t: dict, m: str) -> list[float]:
-        cs = t["curves"][m]
+        cs = [e[0] for e in t["curves"][m]]
         return [_mean([t["regret_fn"](at_budget(c, k)) for c in cs]) for k in range(1, n + 1)]
+
+    def draw(ax, m: str, per_table: list[dict], **style) -> None:
+        """An anytime curve, or, for a method with a run per budget, its points at the budgets."""
+        if m in PER_BUDGET:
+            y = [_mean([_mean(t["methods"][m][b]["regrets"]) for t in per_table]) for b in budgets]
+            ax.plot(budgets, y, color=colors[m], marker="o", ls=":", **style)
+            return
+        curves = [mean_curve(t, m) for t in per_table]
+        ax.plot(range(1, n + 1), [_mean([c[k] for c in curves]) for k in range(n)], color=colors[m],
+                ls="--" if m == "recommender" else "-", **style)
 
     paths = {}
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for m in methods:
-        curves = [mean_curve(t, m) for t in tables.values()]
-        y = [_mean([c[k] for c in curves]) for k in range(n)]
-        style = {"ls": "--"} if m == "recommender" else {}
-        ax.plot(range(1, n + 1), y, label=LABELS[m], color=colors[m], **style)
-    for b in summary["budgets"]:
+        draw(ax, m, list(tables.values()), label=LABELS[m])
+    for b in budgets:
         ax.axvline(b, color="grey", lw=0.5)
     ax.set_xlabel("trials")
     ax.set_ylabel("normalized regret (mean over data sets and seeds)")
-    ax.set_title(f"Regret vs trials, {len(tables)} data sets")
-    ax.legend(fontsize=8)
+    ax.set_title(f"Regret vs trials, {len(tables)} data sets"
+                 + (" (dotted: one run per budget)" if any(m in PER_BUDGET for m in methods) else ""))
+    ax.legend(fontsize=7)
     fig.tight_layout()
     path = out_prefix.with_name(out_prefix.name + "_regret.png")
     fig.savefig(path, dpi=110)
@@ -464,23 +736,23 @@ def plot(summary: dict[str, Any], out_prefix: Path) -> dict[str, str]:
     fig, axes = plt.subplots(rows_n, cols, figsize=(3.2 * cols, 2.5 * rows_n), squeeze=False)
     for ax, (name, t) in zip(axes.flat, tables.items()):
         for m in methods:
-            ax.plot(range(1, n + 1), mean_curve(t, m), color=colors[m], ls="--" if m == "recommender" else "-")
+            draw(ax, m, [t])
         ax.set_title(f"{name} ({t['metric']})", fontsize=9)
         ax.set_xlabel("trials", fontsize=7)
         ax.set_ylim(bottom=0)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(tables):]:
         ax.axis("off")
-    fig.legend([LABELS[m] for m in methods], loc="lower center", ncol=3, fontsize=8)
+    fig.legend([LABELS[m] for m in methods], loc="lower center", ncol=2, fontsize=7)
     fig.supylabel("normalized regret", fontsize=9)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.tight_layout(rect=(0, 0.04 + 0.02 * math.ceil(len(methods) / 2) / rows_n, 1, 1))
     path = out_prefix.with_name(out_prefix.name + "_regret_datasets.png")
     fig.savefig(path, dpi=100)
     plt.close(fig)
     paths["regret vs trials per data set"] = path.name
 
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    parts = [("objective_s", "objective"), ("llm_s", "LLM"), ("recommend_s", "recommend"), ("rest_s", "rest")]
+    parts = [("objective_s", "objective"), ("llm_s", "LLM"), ("recommend_s", "recommend"), ("rest_s", "graph (rest)")]
     left = [0.0] * len(methods)
     for key, label in parts:
         vals = [max(0.0, summary["timing"][m][key]) for m in methods]
@@ -498,13 +770,25 @@ def plot(summary: dict[str, Any], out_prefix: Path) -> dict[str, str]:
 
 
 def write_report(rows: list[dict[str, Any]], setting: dict[str, Any], budgets: list[int], out: Path,
-                 methods: list[str] | None = None) -> dict[str, Any]:
-    """Write the Markdown report (and its PNG plots next to it); returns the summary."""
+                 methods: list[str] | None = None, subset_datasets: list[str] | None = None,
+                 notes: list[str] | None = None) -> dict[str, Any]:
+    """Write the Markdown report (and its PNG plots next to it); returns the summary.
+
+    ``methods``: those to report (default: every method with runs of ``setting``); those of ``SUBSET``
+    get a section of their own over ``subset_datasets`` (default: wherever they ran). ``notes``: lines
+    added under the setting (which data sets were left out and why).
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    summary = summarize(rows, setting, budgets, list(methods or LABELS))
+    methods = list(methods or {r["method"] for r in rows if r.get("kind") == "run" and r.get("setting") == setting})
+    main_methods = [m for m in methods if m not in SUBSET]
+    summary = summarize(rows, setting, budgets, main_methods)
+    subset = None
+    if any(m in SUBSET for m in methods):
+        subset = summarize(rows, setting, budgets, methods, datasets=subset_datasets)
     plots = plot(summary, out.with_suffix(""))
-    out.write_text(markdown(summary, setting, plots, rows))
+    out.write_text(markdown(summary, setting, plots, rows, subset=subset, notes=notes))
+    summary["subset"] = subset
     return summary
 
 

@@ -241,6 +241,12 @@ def report(rows: list[dict], out: Path, portfolio_s: float, matrix: pd.DataFrame
             p = wilcoxon(diff, alternative="less").pvalue if (diff != 0).any() else 1.0
             lines.append(f"- k = {k}: portfolio lower regret than TPE on {int((diff < 0).sum())}, higher on "
                          f"{int((diff > 0).sum())} of {len(diff)}; one-sided Wilcoxon signed-rank p = {p:.3g}")
+    if "tpe_k10" in df and df["tpe_k10"].notna().sum() >= 6:  # the k = 5 target: below 10 TPE trials
+        paired = df[["portfolio_k5", "tpe_k10"]].dropna()
+        diff = paired.portfolio_k5 - paired.tpe_k10
+        p = wilcoxon(diff, alternative="less").pvalue if (diff != 0).any() else 1.0
+        lines.append(f"- portfolio k = 5 against TPE after 10 trials: lower on {int((diff < 0).sum())}, higher on "
+                     f"{int((diff > 0).sum())} of {len(diff)}; one-sided Wilcoxon p = {p:.3g}")
     mp = df[["portfolio_k1", "meta_learner_pick"]].dropna()
     if len(mp) >= 6:
         diff = mp.portfolio_k1 - mp.meta_learner_pick
