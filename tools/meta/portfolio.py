@@ -102,8 +102,10 @@ class PortfolioSetting:
         return "global" if self.n_neighbors == 0 else f"{self.n_neighbors} nearest (others x{self.floor:g})"
 
 
-# chosen by nested leave-one-dataset-out in benchmarks/zero_shot.py; see benchmarks/results/portfolio.md
-DEFAULT_SETTING = PortfolioSetting(n_neighbors=0)
+# The shipped setting: the one the benchmark's inner leave-one-out (benchmarks/zero_shot_portfolio.py,
+# best of the first 5 members) picks over all 37 data sets of the shipped matrix, for both task types:
+# mean regret 0.033 against 0.042 (global) in classification, 0.029 against 0.032 in regression.
+DEFAULT_SETTING = PortfolioSetting(n_neighbors=5, floor=0.1)
 SETTINGS = (PortfolioSetting(0), PortfolioSetting(5, 0.1), PortfolioSetting(10, 0.1))
 
 
