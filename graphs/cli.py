@@ -273,6 +273,8 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
         console.print(f"[bold]model[/bold] {run.family.name}  [bold]metric[/bold] {run.metric.name} "
                       f"({run.metric.direction})  [bold]sampler[/bold] {context.sampler}  [bold]LLM[/bold] {llm_name}"
                       + (f"  [yellow]resuming after {done_before} finished trials[/yellow]" if resuming or done_before else ""))
+        if not done_before:
+            console.print(f"[bold]plan[/bold] {_plan(run, context, args.trials)}")
         if len(run.task.y) >= LARGE_ROWS and done_before < args.trials:
             _say_estimate(run, context, args.trials - done_before, console)
         try:
@@ -294,6 +296,18 @@ def _drive(inputs: dict[str, Any], context, run, args: argparse.Namespace) -> in
               + (f" ({top[0][1]} of {final['n_failed']}): {top[0][0]}" if top else ": none recorded"), file=sys.stderr)
         return EXIT_NO_RESULT
     return 0
+
+
+def _plan(run, context, trials: int) -> str:
+    """What the run will do, in one line (said before the first trial)."""
+    from tunegraph.agents.initializer import portfolio_size
+
+    what = (f"the family and its hyperparameters together ({', '.join(run.family.members)})"
+            if run.bounds.conditional else f"{run.family.name}'s hyperparameters")
+    k = min(portfolio_size(context.portfolio, trials), trials)
+    start = (f"up to {k} configurations of the task's zero-shot portfolio first (when the configuration matrix "
+             f"knows its task type), then {context.sampler}" if k else f"the Initializer's start, then {context.sampler}")
+    return f"search {what}: {start}, {trials} trials in all"
 
 
 @contextlib.contextmanager
