@@ -110,3 +110,17 @@ def test_ctrl_c_while_the_run_starts_exits_130_without_a_traceback(capsys, monke
     monkeypatch.setattr(runs, "open_run", interrupted)
     code, out, err = run_cli(capsys, "optimize", "--dataset", "wine", "--llm", "none", "--study", "starting")
     assert code == 130 and "interrupted" in err and "Traceback" not in err
+
+
+def test_optimize_across_families_says_its_plan_the_winning_family_and_each_familys_best(capsys, tmp_path):
+    out_file = tmp_path / "result.json"
+    code, out, err = run_cli(capsys, "optimize", "--dataset", "iris", "--trials", "5", "--llm", "none", "--folds", "3",
+                             "--study", "iris-auto", "--out", str(out_file))
+    assert code == 0 and "plan" in err and "the family and its hyperparameters together" in err
+    result = json.loads(out_file.read_text())
+    assert result["model"] == "auto" and result["best_family"] == result["best_params"]["family"]
+    per_family = result["best_per_family"]
+    assert per_family[result["best_family"]]["value"] == result["best_value"]
+    assert "best family" in out and "best per family" in out
+    tried = {t["params"]["family"] for t in result["trials"] if t["value"] is not None}
+    assert set(per_family) == tried
