@@ -119,7 +119,7 @@ def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | 
             "metric": run.metric.name, "direction": run.metric.direction, "best_value": state.get("best_value"),
             "best_params": state.get("best_params"),
             "best_trial": None if state.get("best_number") is None else int(state["best_number"]) + 1,
-            "best_family": (state.get("best_params") or {}).get("family", model) if state.get("best_params") else None,
+            "best_family": state["best_params"].get("family", model) if state.get("best_params") else None,
             "best_per_family": {f: {"trial": n + 1, "value": v}
                                 for f, (n, v) in best_per_family(finished, run.metric.direction).items()},
             "n_trials": len(finished), "n_failed": sum(1 for t in finished if t.state.name == "FAIL"),
