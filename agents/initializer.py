@@ -38,7 +38,7 @@ def initialize(state: dict[str, Any], runtime) -> dict[str, Any]:
         return update
     counts = new_counts()
     design = portfolio_configs(run, space, portfolio_size(ctx.portfolio, ctx.trials),
-                               tuple(state.get("exclude_tasks") or ()))
+                               tuple(state.get("exclude_tasks") or ()), ctx.portfolio_neighbors)
     if design:
         configs, source = design, "portfolio"
         reasoning = f"the task's portfolio, {len(design)} configurations learned from the configuration matrix"
@@ -62,18 +62,20 @@ def portfolio_size(setting: int, trials: int) -> int:
     return max(1, min(8, trials // 2)) if setting < 0 else setting
 
 
-def portfolio_configs(run: OptimizeRun, space: SearchSpace, k: int,
-                      exclude_tasks: tuple[str, ...] = ()) -> list[tuple[dict, str]]:
+def portfolio_configs(run: OptimizeRun, space: SearchSpace, k: int, exclude_tasks: tuple[str, ...] = (),
+                      neighbors: int = -1) -> list[tuple[dict, str]]:
     """The first ``k`` members of the task's portfolio as configurations of ``space``, with why each
-    was chosen; empty without a matrix for the task's type (then the Initializer's own start)."""
+    was chosen; empty without a matrix for the task's type (then the Initializer's own start).
+    ``neighbors``: how many similar tasks the portfolio favours (-1: the shipped setting)."""
     from tunegraph.tools.meta.knowledge import open_matrix
-    from tunegraph.tools.meta.portfolio import initial_design
+    from tunegraph.tools.meta.portfolio import initial_design, portfolio_setting
 
     if k <= 0:
         return []
     families = list(getattr(run.family, "members", ()) or (run.family.name,))
     out: list[tuple[dict, str]] = []
-    for family, params, member in initial_design(run.task, k, families, open_matrix(), exclude_tasks):
+    for family, params, member in initial_design(run.task, k, families, open_matrix(), exclude_tasks,
+                                                 portfolio_setting(neighbors)):
         config = join(family, params) if space.conditional else params
         try:
             config, _ = space.clip(config)

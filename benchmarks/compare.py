@@ -426,13 +426,13 @@ def run_job(datasets: str, name: str, entry: dict[str, Any], method: str, seed: 
         elif method == "recommender":
             out = run_recommender(datasets, name, entry, seed, setting, rec)
         else:
-            out = run_graph(datasets, name, entry, method, seed, setting, rec, tmp, budget)
+            out = run_graph(datasets, name, entry, method, seed, setting, rec, tmp, budget, matrix)
         task = load_indexed_task(datasets, name, entry, setting["max_rows"])
         info = _task_info(task, get_metric(default_metric(task), task))
     out["graph_s"] = out["wall_s"] - out["objective_s"] - out.get("llm_latency_s", 0.0)  # plain Optuna: its loop
     return {"kind": "run", "key": run_key(name, method, seed, setting, budget), "dataset": name, "method": method,
             "seed": seed, "budget": budget or None, "setting": setting, **info, **out,
-            "matrix": {k: v for k, v in matrix.items() if k != "path"} if matrix else None,
+            "matrix": {k: v for k, v in matrix.items() if k not in ("path", "neighbors")} if matrix else None,
             "load_avg": [load_before, _load_avg()], "pid": os.getpid(),
             "jobs": int(os.environ.get("TUNEGRAPH_COMPARE_JOBS", "1")),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -504,8 +504,45 @@ def run_recommender(datasets: str, name: str, entry: dict[str, Any], seed: int, 
             "llm_latency_s": float(counts.get("latency_s", 0.0)), "params": rec["final"]["params"]}
 
 
-def graph_context(method: str, seed: int, setting: dict[str, Any], storage: str, trials: int):
-    """The optimize graph's Context for ``method``: its sampler, LLM, portfolio and warm start."""
+def nested_neighbors(matrix: dict[str, Any], metadataset: str | Path, names: list[str],
+                     cache: Path) -> dict[str, int]:
+    """Per held-out data set, the portfolio's task weighting (``Context.portfolio_neighbors``) that an
+    inner leave-one-out on the other data sets picks (``zero_shot_portfolio.inner_choice``, best of the
+    first 5 members). The shipped setting was chosen on all data sets, the held-out one included, so
+    using it here would leak. Cached in ``cache`` per matrix version (37 data sets: about a minute)."""
+    from tunegraph.tools.meta import metadataset as meta
+    from tunegraph.tools.meta.config_matrix import load_matrix
+    from tunegraph.tools.meta.portfolio import SETTINGS
+
+    from benchmarks.zero_shot_portfolio import inner_choice
+
+    known = json.loads(cache.read_text()) if cache.is_file() else {}
+    chosen = known.get(matrix["sha256"], {})
+    missing = [n for n in names if n not in chosen]
+    if missing:
+        cells = load_matrix(Path(matrix["path"]))
+        frame = meta.load(Path(metadataset))
+        for name in missing:
+            own = cells[cells.task == name]
+            if own.empty:  # a data set the matrix lacks: its portfolio is empty anyway
+                chosen[name] = -1
+                continue
+            best, _ = inner_choice(cells, frame, name, own.task_type.iloc[0], SETTINGS)
+            chosen[name] = best.n_neighbors
+        known[matrix["sha256"]] = chosen
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
+    return {n: int(chosen[n]) for n in names}
+
+
+def nested_cache(results: Path) -> Path:
+    return results.with_name(results.stem + "_nested_settings.json")
+
+
+def graph_context(method: str, seed: int, setting: dict[str, Any], storage: str, trials: int,
+                  neighbors: int = -1):
+    """The optimize graph's Context for ``method``: its sampler, LLM, portfolio and warm start;
+    ``neighbors``: the portfolio's task weighting chosen without the held-out data set."""
     from tunegraph.graphs.context import Context
 
     spec = GRAPH_METHODS[method]
@@ -515,11 +552,13 @@ def graph_context(method: str, seed: int, setting: dict[str, Any], storage: str,
     return Context(llm=setting["llm"] if spec.uses_llm else "none", sampler=spec.sampler, p_llm=setting["p_llm"],
                    trials=trials, patience=0, time_budget=0.0, seed=seed, folds=setting["folds"],
                    warm_start=setting["warm_start"] if method in WARM_METHODS else 0,
-                   portfolio=-1 if method in PER_BUDGET else 0, learn=False, storage=storage, **extra)
+                   portfolio=-1 if method in PER_BUDGET else 0, portfolio_neighbors=neighbors, learn=False,
+                   storage=storage, **extra)
 
 
 def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed: int, setting: dict[str, Any],
-              rec: dict[str, Any] | None, workdir: Path, budget: int = 0) -> dict[str, Any]:
+              rec: dict[str, Any] | None, workdir: Path, budget: int = 0,
+              matrix: dict[str, Any] | None = None) -> dict[str, Any]:
     """The optimize graph as the CLI runs it (SQLite storage and checkpoints), patience off, no learning."""
     from optuna.trial import TrialState
 
@@ -533,7 +572,8 @@ def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed
         raise RuntimeError(f"no recommendation for {name}: run it first")
     study_name = f"compare-{uuid.uuid4().hex[:12]}"  # tools.trials.runs caches runs by (name, storage)
     storage = f"sqlite:///{workdir / 'studies.db'}"
-    context = graph_context(method, seed, setting, storage, budget or setting["trials"])
+    neighbors = int(((matrix or {}).get("neighbors") or {}).get(name, -1))
+    context = graph_context(method, seed, setting, storage, budget or setting["trials"], neighbors)
     _preload_llm(context.llm)
     inputs = {**data_inputs(datasets, name, entry, setting["max_rows"], workdir),
               "model": AUTO if spec.across else setting["family"], "study_name": study_name, "exclude_tasks": [name]}
@@ -571,7 +611,8 @@ def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed
            "llm_errors": int(counts.get("errors", 0)), "stop_reason": final.get("stop_reason"),
            "warm_start_notes": final.get("warm_start_notes") or [], "portfolio_reasons": portfolio,
            "context": {"model": inputs["model"], "sampler": context.sampler, "llm": context.llm,
-                       "portfolio": context.portfolio, "warm_start": context.warm_start, "trials": context.trials,
+                       "portfolio": context.portfolio, "portfolio_neighbors": context.portfolio_neighbors,
+                       "warm_start": context.warm_start, "trials": context.trials,
                        "adaptive_share": getattr(context, "adaptive_share", None),
                        "exclude_tasks": inputs["exclude_tasks"]}}
     if warm:  # the recommendation was made once; a real warm-started run pays for it: charge it here
@@ -681,6 +722,9 @@ def execute(args) -> Path:
         if matrix:
             log(f"configuration matrix: {matrix['source']} (copy sha256 {matrix['sha256'][:12]}, "
                 f"{matrix['cells']} cells, {matrix['tasks']} data sets)")
+            matrix["neighbors"] = nested_neighbors(matrix, args.metadataset, names, nested_cache(results))
+            log("portfolio task weighting chosen without the held-out data set (nearest data sets weighed 1; "
+                "0: all alike): " + ", ".join(f"{n} {k}" for n, k in matrix["neighbors"].items()))
             before = {r["matrix"]["sha256"] for r in rows if r.get("kind") == "run" and r.get("matrix")}
             if before - {matrix["sha256"]}:
                 log(f"note: {results} holds runs of {len(before - {matrix['sha256']})} other matrix version(s); "

@@ -70,6 +70,9 @@ class Context:
     portfolio: int = setting("portfolio", -1,
         "Portfolio members (from the configuration matrix) run as the first trials, then TPE at once "
         "(-1: min(8, trials // 2), at least 1; 0: off, the Initializer's defaults or LLM proposals).")
+    portfolio_neighbors: int = setting("portfolio_neighbors", -1,
+        "How the portfolio weighs past tasks: N: the N most similar weigh 1 and the others 0.1; 0: all "
+        "alike; -1: the shipped setting (5, chosen by leave-one-dataset-out on the configuration matrix).")
     init_configs: int = setting("init_configs", 2, "Configurations the Initializer proposes.")
     llm_retries: int = setting("llm_retries", 1, "Extra attempts after an invalid LLM answer.")
     n_startup_trials: int = setting("n_startup_trials", 10, "Random trials TPE takes before modelling.")

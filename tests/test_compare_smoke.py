@@ -17,6 +17,7 @@ from sklearn import datasets
 
 from benchmarks import compare
 from benchmarks.compare_report import ANCHOR, ANCHORS, LABELS, PER_BUDGET
+from tunegraph.tools.meta.portfolio import SETTINGS
 
 SHIPPED = Path(compare.ROOT) / "data" / "metadataset.parquet"
 
@@ -172,6 +173,12 @@ def test_portfolio_suite_smoke_runs_per_budget_and_reports_both_anchors(tiny_ind
             assert r["budget"] is None and len(r["values"]) == 4 and r["matrix"] is None
         if r["method"] in ("optuna_tpe_cash", "optuna_random_cash", "tunegraph_default"):
             assert set(r["families"]) <= set(CASH_FAMILIES[r["task_type"]])
+
+    # the portfolio's task weighting of each held-out data set: chosen by the inner leave-one-out, cached
+    (neighbors,) = json.loads(compare.nested_cache(results).read_text()).values()
+    assert sorted(neighbors) == sorted({r["dataset"] for r in runs})
+    assert set(neighbors.values()) <= {s.n_neighbors for s in SETTINGS}
+    assert all(r["context"]["portfolio_neighbors"] == neighbors[r["dataset"]] for r in runs if r["method"] in PER_BUDGET)
 
     from benchmarks.compare_report import summarize
 

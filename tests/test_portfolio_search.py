@@ -78,6 +78,24 @@ def test_the_held_out_task_leaves_the_initial_design(use_shipped):  # noqa: F811
     assert initial_design(task, 3, families, None) == []
 
 
+def test_portfolio_neighbors_set_how_the_portfolio_weighs_past_tasks(use_shipped):  # noqa: F811
+    from tunegraph.tools.meta.portfolio import DEFAULT_SETTING, PortfolioSetting, portfolio_setting
+    from tunegraph.tools.ml.tasks import load_task
+
+    assert portfolio_setting(-1) == DEFAULT_SETTING
+    assert portfolio_setting(0) == PortfolioSetting(0, DEFAULT_SETTING.floor)
+    assert portfolio_setting(10).n_neighbors == 10
+    task = load_task(dataset="wine")
+    families = CASH_FAMILIES["classification"]
+    designs = {n: [(f, p) for f, p, _ in initial_design(task, 3, families, use_shipped, setting=portfolio_setting(n))]
+               for n in (0, 1)}
+    assert designs[0] != designs[1]  # on this matrix, weighing the nearest task alone changes the portfolio
+    for neighbors, design in designs.items():  # the graph builds the portfolio of the setting it is given
+        _, study = optimize({"dataset": "wine", "study_name": f"n{neighbors}"}, trials=3, portfolio=3,
+                            portfolio_neighbors=neighbors, folds=3)
+        assert [split(t.params) for t in sorted(study.trials, key=lambda t: t.number)] == design
+
+
 def test_search_across_families_reports_each_familys_best_and_learns_per_family(use_shipped):  # noqa: F811
     _, study = optimize({"dataset": "iris"}, trials=6, portfolio=3, folds=3)
     assert study.user_attrs["model"] == "auto"

@@ -109,6 +109,13 @@ DEFAULT_SETTING = PortfolioSetting(n_neighbors=5, floor=0.1)
 SETTINGS = (PortfolioSetting(0), PortfolioSetting(5, 0.1), PortfolioSetting(10, 0.1))
 
 
+def portfolio_setting(neighbors: int) -> PortfolioSetting:
+    """The setting of ``Context.portfolio_neighbors``: -1 (or less) the shipped one, 0 global, N the N nearest."""
+    if neighbors < 0:
+        return DEFAULT_SETTING
+    return PortfolioSetting(int(neighbors), DEFAULT_SETTING.floor)
+
+
 @dataclass
 class Member:
     family: str
