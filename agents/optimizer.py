@@ -18,7 +18,7 @@ from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from tunegraph.agents.llm_ask import ask_json, count, new_counts
 from tunegraph.prompts import render
@@ -41,11 +41,13 @@ def choose_proposer(state: dict[str, Any], runtime) -> dict[str, Any]:
         return {"next_source": "pending"}
     if state.get("worker_id"):  # tag trials at creation, so one cut off by a crash is found again
         run.sampler.trial_user_attrs = {"worker": state["worker_id"]}
+    # one read for both questions: a storage round trip per trial is the graph's main overhead
+    open_trials = run.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
     orphan = _orphan_trial(run, state.get("worker_id"), SearchSpace.from_dict(state["search_space"]).names(),
-                           ctx.trials)
+                           ctx.trials, [t for t in open_trials if t.state == TrialState.RUNNING])
     if orphan is not None:  # asked by this run just before a crash, never evaluated: adopt it
         return {"next_source": "pending", "pending_trial": orphan}
-    if run.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+    if any(t.state == TrialState.WAITING for t in open_trials):
         return {"next_source": "queued"}
     source = run.sampler.choose_source(run.study)
     if source == "llm" and run.llm is None:
@@ -235,15 +237,14 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def _pending(run: OptimizeRun, trial: optuna.Trial, worker_id: str | None) -> dict[str, Any]:
-    storage = run.study._storage
-    if worker_id:
-        storage.set_trial_user_attr(trial._trial_id, "worker", worker_id)
-    frozen = storage.get_trial(trial._trial_id)
-    return {"number": int(trial.number), "params": _plain(frozen.params),
-            "source": frozen.user_attrs.get("source", "tpe")}
+    """The trial just asked, for the Evaluator: read from the trial and the sampler, not the storage."""
+    if worker_id and run.sampler.trial_user_attrs.get("worker") != worker_id:  # else tagged at creation
+        run.study._storage.set_trial_user_attr(trial._trial_id, "worker", worker_id)
+    return {"number": int(trial.number), "params": _plain(trial.params), "source": run.sampler.source_of(trial)}
 
 
-def _orphan_trial(run: OptimizeRun, worker_id: str | None, names: list[str], budget: int) -> dict[str, Any] | None:
+def _orphan_trial(run: OptimizeRun, worker_id: str | None, names: list[str], budget: int,
+                  running: list[FrozenTrial]) -> dict[str, Any] | None:
     """A trial this run asked for but never evaluated (the process died in between).
 
     Ours are tagged with our worker id; an untagged one was cut off even before the tag and
@@ -251,7 +252,7 @@ def _orphan_trial(run: OptimizeRun, worker_id: str | None, names: list[str], bud
     untagged). One with all its parameters is adopted if it holds a budget slot or one is free;
     any other is marked failed and 'abandoned', which keeps it out of the budget and the history.
     """
-    for trial in run.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for trial in running:  # the study's running trials
         worker = trial.user_attrs.get("worker")
         untagged_and_old = worker is None and trial.datetime_start is not None and trial.datetime_start < PROCESS_START
         if not worker_id or not (worker == worker_id or untagged_and_old):

@@ -204,9 +204,10 @@ def counts(trial: FrozenTrial) -> bool:
         trial.state == TrialState.FAIL and not trial.user_attrs.get("abandoned"))
 
 
-def usage(study: optuna.Study) -> tuple[int, int]:
-    """``(finished trials that count, running trials that hold a slot)``."""
-    trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+def usage(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> tuple[int, int]:
+    """``(finished trials that count, running trials that hold a slot)`` of ``trials`` (default: the study's)."""
+    if trials is None:
+        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
     done = sum(counts(t) for t in trials)
     held = sum(t.state == TrialState.RUNNING and bool(t.user_attrs.get("claimed")) for t in trials)
     return done, held
@@ -222,8 +223,9 @@ def claim(study: optuna.Study, budget: int, ask: Callable[[], optuna.Trial],
     """
     while True:
         with study_lock(study):
-            reclaim_stale(study)
-            done, held = usage(study)
+            # one read of the study per ask (a storage round trip costs about as much as TPE's model)
+            trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+            done, held = usage(study, None if reclaim_stale(study, trials) else trials)
             if done >= budget:
                 return None
             if done + held < budget:
@@ -253,7 +255,7 @@ def _hold_slot(study: optuna.Study, trial_id: int) -> None:
     study._storage.set_trial_user_attr(trial_id, "claimed", True)
 
 
-def reclaim_stale(study: optuna.Study) -> list[int]:
+def reclaim_stale(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> list[int]:
     """Under the study lock: abandon the running trials whose worker died, and enqueue their
     configurations again (source kept, ``retry_of`` set); the numbers of the trials abandoned.
 
@@ -261,11 +263,15 @@ def reclaim_stale(study: optuna.Study) -> list[int]:
     trial it asks for before it lets go of the lock, so a live worker's trial never looks
     unclaimed to the lock's next holder; one that does was cut off mid-ask. (Trials asked by
     other Optuna code sharing the study would look the same: let TuneGraph workers alone ask.)
+    ``trials``: the study's trials when the caller has just read them (one round trip less).
     """
     storage = study._storage
-    stale = set(storage._get_stale_trial_ids(study._study_id)) if is_heartbeat_enabled(storage) else set()
+    if trials is None:
+        trials = storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,))
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    stale = set(storage._get_stale_trial_ids(study._study_id)) if running and is_heartbeat_enabled(storage) else set()
     abandoned = []
-    for trial in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+    for trial in running:
         if trial._trial_id not in stale and trial.user_attrs.get("claimed"):
             continue
         try:  # marked first: a crash between the two leaves it running, and it is found again

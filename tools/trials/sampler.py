@@ -263,6 +263,11 @@ class LLMTPESampler(BaseSampler):
         source = self._source.pop(trial._trial_id, "tpe")
         self._inner(source).after_trial(study, trial, state, values)
 
+    def source_of(self, trial: optuna.Trial) -> str:
+        """Who proposed ``trial``, asked through this sampler and not yet finished (its ``source``
+        user attribute, without a storage read)."""
+        return self._source.get(trial._trial_id) or trial.user_attrs.get("source", "tpe")
+
     # --- helpers ---------------------------------------------------------------------------
     def _inner(self, source: str) -> BaseSampler:
         return self._random if source == "random" else self._tpe
