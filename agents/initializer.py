@@ -45,6 +45,10 @@ def initialize(state: dict[str, Any], runtime) -> dict[str, Any]:
     else:
         configs, reasoning = initial_configs(run, space, ctx.init_configs, ctx.llm_retries, counts)
         source = "init"
+    notes = []
+    if ctx.space_box:
+        space, notes = box_space(run, space, [c for c, _ in configs], tuple(state.get("exclude_tasks") or ()))
+        update["search_space"] = space.to_dict()
     with study_lock(run.study):  # workers starting together: the first one enqueues, the others find trials
         if not run.study.trials:
             for config, why in configs:
@@ -53,8 +57,23 @@ def initialize(state: dict[str, Any], runtime) -> dict[str, Any]:
                 run.study.set_user_attr("tpe_startup", len(configs))
                 run.sampler.start_model_after(len(configs))
     update["llm"] = counts
-    update["space_notes"] = [f"initial configurations: {reasoning}"]
+    update["space_notes"] = [f"initial configurations: {reasoning}", *notes]
     return update
+
+
+def box_space(run: OptimizeRun, space: SearchSpace, first: list[dict], exclude_tasks: tuple[str, ...]
+              ) -> tuple[SearchSpace, list[str]]:
+    """``space`` narrowed to past tasks' best configurations and ``first`` (``Context.space_box``);
+    unchanged, with a note, where there is no meta-dataset."""
+    from tunegraph.tools.meta import metadataset
+    from tunegraph.tools.meta.space_transfer import transfer_box
+
+    try:
+        frame = metadataset.load_layers()
+    except metadataset.MetaDatasetError as exc:
+        return space, [f"search space kept whole: {exc}"]
+    families = list(getattr(run.family, "members", ()) or (run.family.name,))
+    return transfer_box(space, frame, run.task.task_type, families, first, exclude_tasks)
 
 
 def portfolio_size(setting: int, trials: int) -> int:

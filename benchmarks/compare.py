@@ -48,6 +48,8 @@ TPE with p < 0.05?): every data set of the index but ``PORTFOLIO_LEFT_OUT``, bud
 * ``tunegraph_tpe_warm``: last round's, as above (``portfolio=0``, the matrix-less recommendation).
 * ``tunegraph_llm_tpe_adaptive``: ``sampler=llm_tpe`` with ``--llm`` and its adaptive LLM share,
   model 'auto', portfolio -1, ``exclude_tasks``; only on ``--llm-datasets`` (default ``LLM_DATASETS``).
+* ``tunegraph_box``: ``tunegraph_default`` with ``space_box`` (experimental): after the portfolio, TPE
+  searches the box of the best configurations of past tasks (the held-out one excluded) and the portfolio.
 
 The portfolio methods' first trials depend on the budget, so they run once per budget (budget 1 is
 read from the first trial of their smallest run: K is 1 there, and the greedy portfolio's first
@@ -113,6 +115,7 @@ class GraphMethod:
     uses_llm: bool = False  # the run's --llm; otherwise 'none'
     across: bool = False  # model 'auto' (the search across families); otherwise --family
     adaptive: bool = False  # llm_tpe's adaptive LLM share; otherwise last round's fixed coin of p_llm
+    space_box: bool = False  # Context.space_box: TPE in the box of past tasks' best configurations
 
 
 PLAIN_METHODS = {"optuna_tpe": ("tpe", False), "optuna_random": ("random", False),
@@ -125,11 +128,12 @@ GRAPH_METHODS = {
     "tunegraph_default": GraphMethod("tpe", across=True),
     "tunegraph_portfolio_xgb": GraphMethod("tpe"),
     "tunegraph_llm_tpe_adaptive": GraphMethod("llm_tpe", uses_llm=True, across=True, adaptive=True),
+    "tunegraph_box": GraphMethod("tpe", across=True, space_box=True),
 }
 COMPARE_METHODS = ("optuna_tpe", "optuna_random", "tunegraph_tpe", "tunegraph_llm_tpe", "tunegraph_llm_tpe_warm",
                    "tunegraph_tpe_warm", "recommender")
 PORTFOLIO_METHODS = ("optuna_tpe", "optuna_tpe_cash", "optuna_random_cash", "tunegraph_default",
-                     "tunegraph_portfolio_xgb", "tunegraph_tpe_warm", "tunegraph_llm_tpe_adaptive")
+                     "tunegraph_portfolio_xgb", "tunegraph_tpe_warm", "tunegraph_llm_tpe_adaptive", "tunegraph_box")
 METHODS = (*COMPARE_METHODS, *(m for m in PORTFOLIO_METHODS if m not in COMPARE_METHODS))
 NEEDS_RECOMMENDATION = (*WARM_METHODS, "recommender")  # computed once per data set, before their runs
 # The full run: 6 classification and 6 regression data sets of up to 1,500 rows from ../shared/datasets,
@@ -549,6 +553,8 @@ def graph_context(method: str, seed: int, setting: dict[str, Any], storage: str,
     extra: dict[str, Any] = {}
     if spec.sampler == "llm_tpe" and not spec.adaptive and "adaptive_share" in {f.name for f in fields(Context)}:
         extra["adaptive_share"] = False  # last round's methods: a fixed coin of p_llm
+    if spec.space_box:
+        extra["space_box"] = True
     return Context(llm=setting["llm"] if spec.uses_llm else "none", sampler=spec.sampler, p_llm=setting["p_llm"],
                    trials=trials, patience=0, time_budget=0.0, seed=seed, folds=setting["folds"],
                    warm_start=setting["warm_start"] if method in WARM_METHODS else 0,
@@ -614,6 +620,7 @@ def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed
                        "portfolio": context.portfolio, "portfolio_neighbors": context.portfolio_neighbors,
                        "warm_start": context.warm_start, "trials": context.trials,
                        "adaptive_share": getattr(context, "adaptive_share", None),
+                       "space_box": getattr(context, "space_box", False),
                        "exclude_tasks": inputs["exclude_tasks"]}}
     if warm:  # the recommendation was made once; a real warm-started run pays for it: charge it here
         rc = rec.get("llm_counts") or {}

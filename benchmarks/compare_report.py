@@ -50,12 +50,13 @@ LABELS = {
     "tunegraph_llm_tpe_warm": "TuneGraph llm_tpe + warm start",
     "tunegraph_tpe_warm": "TuneGraph TPE + warm start",
     "tunegraph_llm_tpe_adaptive": "TuneGraph llm_tpe, adaptive share, portfolio, across families",
+    "tunegraph_box": "TuneGraph default, TPE in the box of past tasks' best configurations (experimental)",
     "recommender": "recommender alone (0 trials)",
 }
 SHORT = {"optuna_tpe": "TPE", "optuna_tpe_cash": "TPE across families"}
 WARM = ("tunegraph_llm_tpe_warm", "tunegraph_tpe_warm")  # the targets are about warm-started TuneGraph
 # the portfolio's size depends on the trial budget (K = min(8, B // 2)): one run per budget, not an anytime curve
-PER_BUDGET = ("tunegraph_default", "tunegraph_portfolio_xgb", "tunegraph_llm_tpe_adaptive")
+PER_BUDGET = ("tunegraph_default", "tunegraph_portfolio_xgb", "tunegraph_llm_tpe_adaptive", "tunegraph_box")
 SUBSET = ("tunegraph_llm_tpe_adaptive",)  # run on fewer data sets: reported in a section of their own
 HEADLINE = "tunegraph_default"  # the method the portfolio suite's claim is about
 

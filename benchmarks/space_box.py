@@ -1,9 +1,9 @@
 """Would a transferred search space help? A first, cheap look at the bounding box of Perrone et
 al. (NeurIPS 2019) on the meta-dataset, before any search is run with it.
 
-The box of a family on a held-out task ``t`` spans, per hyperparameter, the values of the best
-configuration of that family on other tasks (log scale where the space is logarithmic; the
-categorical values seen). Leave-one-dataset-out: ``t``'s records and its distances come from an
+The box of a family on a held-out task ``t`` spans, per numeric hyperparameter, the values of the
+best configuration of that family on other tasks: the product's own box
+(``tools.meta.space_transfer.bounding_box``, without the portfolio it also holds in a run). Leave-one-dataset-out: ``t``'s records and its distances come from an
 index built without it. Two sources of boxes, both fixed before looking at any result (none is
 chosen over the other here): all other tasks of ``t``'s type (Perrone's box) and the 5 nearest by
 meta-features (the portfolio's shipped neighbourhood).
@@ -11,8 +11,8 @@ meta-features (the portfolio's shipped neighbourhood).
 Measured per (task, family) on ``t``'s own records (about 30 cross-validated configurations
 each, half of them random draws, half TPE's):
 
-- ``volume``: the box's share of the space (product of the normalized widths; categorical: the
-  share of choices kept). A box that is the whole space cannot help.
+- ``volume``: the box's share of the space (product of the numeric parameters' normalized widths;
+  categorical parameters keep every value). A box that is the whole space cannot help.
 - ``covers_best``: whether ``t``'s best configuration of the family lies in the box. A box that
   leaves out the optimum caps what a search inside it can find.
 - ``regret_in_box``: the best normalized score of the family on ``t`` minus the best among its
@@ -48,57 +48,35 @@ if str(ROOT) not in sys.path:
 N_NEAREST = 5  # the portfolio's shipped neighbourhood, fixed before this study
 
 
-def box_of(space, configs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per parameter of ``space``: ``(low, high)`` in the space's own scale (log where log) over
-    ``configs``, or the set of categorical values seen."""
-    from tunegraph.tools.ml.search_space import CategoricalParam
+def box_of(space, configs: list[dict[str, Any]]):
+    """The product's box (``tools.meta.space_transfer.bounding_box``): numeric ranges narrowed to
+    ``configs``, categorical parameters whole, a parameter whose values agree whole."""
+    from tunegraph.tools.meta.space_transfer import bounding_box
 
-    box: dict[str, Any] = {}
-    for name, p in space.params.items():
-        values = [c[name] for c in configs if name in c and c[name] is not None]
-        if not values:
-            continue
-        if isinstance(p, CategoricalParam):
-            box[name] = {json.dumps(v) for v in values}
-        else:
-            scaled = [_scale(p, v) for v in values]
-            box[name] = (min(scaled), max(scaled))
-    return box
+    return bounding_box(space, configs)
 
 
 def _scale(p, value: float) -> float:
     return math.log(float(value)) if p.log else float(value)
 
 
-def volume(space, box: dict[str, Any]) -> float:
-    """The box's share of the space: product of normalized widths and kept shares of choices."""
+def volume(space, box) -> float:
+    """The box's share of the space: the product of its numeric ranges' normalized widths (log
+    units where the space is logarithmic)."""
     from tunegraph.tools.ml.search_space import CategoricalParam
 
     share = 1.0
     for name, p in space.params.items():
-        if name not in box:
-            continue
         if isinstance(p, CategoricalParam):
-            share *= len(box[name]) / len(p.choices)
-        else:
-            low, high = _scale(p, p.low), _scale(p, p.high)
-            share *= (box[name][1] - box[name][0]) / (high - low) if high > low else 1.0
+            continue
+        q = box.params[name]
+        full = _scale(p, p.high) - _scale(p, p.low)
+        share *= (_scale(q, q.high) - _scale(q, q.low)) / full if full > 0 else 1.0
     return share
 
 
-def inside(space, box: dict[str, Any], config: dict[str, Any]) -> bool:
-    from tunegraph.tools.ml.search_space import CategoricalParam
-
-    for name, bounds in box.items():
-        if name not in config:
-            continue
-        p = space.params[name]
-        if isinstance(p, CategoricalParam):
-            if json.dumps(config[name]) not in bounds:
-                return False
-        elif not bounds[0] - 1e-9 <= _scale(p, config[name]) <= bounds[1] + 1e-9:
-            return False
-    return True
+def inside(box, config: dict[str, Any]) -> bool:
+    return box.contains(config)
 
 
 def study(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -126,14 +104,14 @@ def study(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 if len(configs) < 2:
                     continue
                 box = box_of(space, configs)
-                kept = mine[[inside(space, box, c) for c in mine.config]]
+                kept = mine[[inside(box, c) for c in mine.config]]
                 randoms = mine[mine.source == "random"]
-                within = np.array([inside(space, box, c) for c in randoms.config], dtype=bool)
+                within = np.array([inside(box, c) for c in randoms.config], dtype=bool)
                 gain = (float(randoms.score_norm[within].mean() - randoms.score_norm[~within].mean())
                         if within.any() and (~within).any() else float("nan"))
                 rows.append({"task": t, "task_type": task_type, "family": family, "source": source,
                              "n_configs": len(configs), "volume": volume(space, box),
-                             "covers_best": inside(space, box, best_config),
+                             "covers_best": inside(box, best_config),
                              "regret_in_box": top - float(kept.score_norm.max()) if len(kept) else float("nan"),
                              "random_gain": gain,
                              "random_inside": int(within.sum()),

@@ -168,10 +168,10 @@ def test_portfolio_suite_smoke_runs_per_budget_and_reports_both_anchors(tiny_ind
             assert r["sources"][:k] == ["portfolio"] * k and "portfolio" not in r["sources"][k:]
             assert r["matrix"]["tasks"] == len(TINY) and r["context"]["portfolio"] == -1
             assert r["context"]["exclude_tasks"] == [r["dataset"]] and r["context"]["llm"] == "none"
-            assert r["context"]["model"] == ("auto" if r["method"] == "tunegraph_default" else "knn")
+            assert r["context"]["model"] == ("auto" if compare.GRAPH_METHODS[r["method"]].across else "knn")
         else:
             assert r["budget"] is None and len(r["values"]) == 4 and r["matrix"] is None
-        if r["method"] in ("optuna_tpe_cash", "optuna_random_cash", "tunegraph_default"):
+        if r["method"] in ("optuna_tpe_cash", "optuna_random_cash", "tunegraph_default", "tunegraph_box"):
             assert set(r["families"]) <= set(CASH_FAMILIES[r["task_type"]])
 
     # the portfolio's task weighting of each held-out data set: chosen by the inner leave-one-out, cached
