@@ -65,6 +65,22 @@ def test_search_fits_predicts_in_the_original_labels_and_reports_results():
     assert 0.5 < search.score(X, labels) <= 1.0
 
 
+def test_search_without_a_family_searches_across_families_and_refits_the_winner(use_shipped):  # noqa: F811
+    from tunegraph.tools.ml.cash import CASH_FAMILIES
+    from tunegraph.tools.ml.models import get_family
+
+    X, y = load_wine(return_X_y=True)
+    search = TuneGraphSearchCV(n_trials=4, cv=3, random_state=0).fit(X, y)
+    assert search.family_ in CASH_FAMILIES["classification"]
+    assert set(search.best_params_) == set(get_family(search.family_).search_space("classification").names())
+    results = search.cv_results_
+    best = int(np.argmin(results["rank_test_score"]))
+    assert results["family"][best] == search.family_ and results["params"][best] == search.best_params_
+    assert results["source"][:2] == ["portfolio", "portfolio"]  # the default search: the portfolio first
+    assert all(f in CASH_FAMILIES["classification"] for f in results["family"])
+    assert 0.5 < search.score(X, y) <= 1.0
+
+
 def test_search_regression_in_a_pipeline_and_under_cross_val_score():
     X, y = load_diabetes(return_X_y=True)
     search = TuneGraphSearchCV(family="ridge", n_trials=3, cv=3)

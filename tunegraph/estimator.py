@@ -1,8 +1,9 @@
 """``TuneGraphSearchCV``: TuneGraph's search as a scikit-learn estimator (after Optuna's ``OptunaSearchCV``).
 
 ``fit(X, y)`` runs the optimize graph on the data (a real Optuna study of cross-validated trials,
-in memory), then refits the best configuration on all of it. Without ``family`` the zero-shot
-recommendation (the task's portfolio) picks the family first.
+in memory), then refits the best configuration on all of it. Without ``family`` it searches across
+families, as the CLI and ``optimize`` do by default (the task's portfolio first, then TPE), and
+``family_`` says which won.
 
 Example:
     >>> from sklearn.datasets import load_wine
@@ -39,12 +40,19 @@ def _check_cells(X) -> None:
             raise TypeError(f"argument must be a string or a number, got {type(value).__name__}")
 
 
+def _own(params: dict[str, Any], model: str) -> tuple[str, dict[str, Any]]:
+    """``(family, its own parameters)`` of a trial's parameters (joint ones across families)."""
+    from tunegraph.tools.ml.cash import AUTO, split
+
+    return split(params) if model == AUTO else (model, dict(params))
+
+
 class TuneGraphSearchCV(BaseEstimator):
     """Hyperparameter search with TuneGraph's optimize graph, scikit-learn style.
 
     Args:
-        family: model family to tune (``xgboost``, ``lightgbm``, ``random_forest``, ``knn``, ...); None lets
-            the zero-shot recommendation choose it.
+        family: model family to tune (``xgboost``, ``lightgbm``, ``random_forest``, ``knn``, ...); None
+            searches across families (the default search, the one that measured best).
         n_trials: trials of the study. cv: cross-validation folds (an int >= 2).
         scoring: a TuneGraph metric name (``accuracy``, ``roc_auc``, ``f1``, ``log_loss``, ``rmse``, ``mae``,
             ``r2``, ...); None: ROC AUC for two classes, accuracy for more, RMSE for regression.
@@ -52,9 +60,10 @@ class TuneGraphSearchCV(BaseEstimator):
         llm: ``none`` (default), ``embedded``, ``ollama:<model>`` or ``auto``. sampler: ``tpe``, ``llm_tpe``, ...
         task_type: ``classification`` or ``regression``; None infers it from ``y``.
         random_state: seed of the sampler, the folds and the models.
-    Attributes after fit: best_params_, best_score_ (the CV score in the metric's own units; lower is better
-    for errors such as rmse), best_estimator_ (a Pipeline refitted on all data), cv_results_, study_,
-    family_, scoring_, classes_ (classification), n_features_in_.
+    Attributes after fit: best_params_ (the winning family's own parameters), best_score_ (the CV score in
+    the metric's own units; lower is better for errors such as rmse), best_estimator_ (a Pipeline refitted
+    on all data), cv_results_ (``family`` and each family's own ``params`` per trial), study_, family_,
+    scoring_, classes_ (classification), n_features_in_.
     """
 
     def __init__(self, family: str | None = None, n_trials: int = 20, cv: int = 5, scoring: str | None = None,
@@ -115,7 +124,8 @@ class TuneGraphSearchCV(BaseEstimator):
         """Search on (X, y) with cross-validation, then refit the best configuration on all of it."""
         import optuna
 
-        from tunegraph.api import optimize, recommend
+        from tunegraph.api import optimize
+        from tunegraph.tools.ml.cash import AUTO
 
         self._check_params()
         X, y = validate_data(self, X, y, dtype=None, ensure_all_finite="allow-nan", y_numeric=False)
@@ -134,13 +144,10 @@ class TuneGraphSearchCV(BaseEstimator):
             target = np.asarray(y, dtype=float)
         frame = self._frame(X).assign(**{TARGET: target})
         seed = 0 if self.random_state is None else int(self.random_state)
-        family = self.family
-        if family is None:
-            family = recommend(data=frame, target=TARGET, task_type=task_type, metric=self.scoring, llm=self.llm,
-                               seed=seed)["family"]
+        model = self.family or AUTO
         with tempfile.TemporaryDirectory(prefix="tunegraph-search-") as tmp:
             storage = f"sqlite:///{Path(tmp) / 'study.db'}"
-            result = optimize(data=frame, target=TARGET, task_type=task_type, model=family, metric=self.scoring,
+            result = optimize(data=frame, target=TARGET, task_type=task_type, model=model, metric=self.scoring,
                               trials=self.n_trials, llm=self.llm, sampler=self.sampler, storage=storage,
                               study_name=f"search-{uuid.uuid4().hex[:12]}", folds=self.cv, seed=seed,
                               warm_start=WARM_START_TRUE if self.warm_start is True else int(self.warm_start))
@@ -149,11 +156,13 @@ class TuneGraphSearchCV(BaseEstimator):
             self.study_ = optuna.load_study(study_name=result["study_name"], storage=memory)
         if result["best_params"] is None:
             reasons = sorted({t.user_attrs.get("error", "") for t in self.study_.trials} - {""})
-            raise ValueError(f"no trial of {family} succeeded; errors: {'; '.join(reasons)[:500] or 'unknown'}")
+            what = self.family or "any family"
+            raise ValueError(f"no trial of {what} succeeded; errors: {'; '.join(reasons)[:500] or 'unknown'}")
+        family, params = _own(result["best_params"], model)
         self.family_, self.scoring_, self.task_type_ = family, result["metric"], task_type
-        self.best_params_, self.best_score_ = dict(result["best_params"]), float(result["best_value"])
+        self.best_params_, self.best_score_ = params, float(result["best_value"])
         self.best_index_ = int(result["best_trial"]) - 1
-        self.cv_results_ = self._cv_results()
+        self.cv_results_ = self._cv_results(model)
         self.best_estimator_ = self._refit(frame, family, seed)
         return self
 
@@ -184,14 +193,15 @@ class TuneGraphSearchCV(BaseEstimator):
         return get_family(family, task.task_type).build(self.best_params_, task, seed=seed,
                                                         needs_proba=needs_proba).fit(task.X, task.y)
 
-    def _cv_results(self) -> dict[str, Any]:
+    def _cv_results(self, model: str) -> dict[str, Any]:
         trials = [t for t in self.study_.trials if t.state.is_finished()]
+        own = [_own(t.params, model) if t.params else (None, {}) for t in trials]
         values = np.array([t.value if t.value is not None else np.nan for t in trials], dtype=float)
         sign = 1.0 if self.study_.direction.name == "MAXIMIZE" else -1.0
         ranked = (-sign * np.nan_to_num(values, nan=-sign * np.inf)).argsort(kind="stable")
         rank = np.empty(len(trials), dtype=int)
         rank[ranked] = np.arange(1, len(trials) + 1)
-        return {"params": [t.params for t in trials], "mean_test_score": values,
+        return {"family": [f for f, _ in own], "params": [p for _, p in own], "mean_test_score": values,
                 "std_test_score": np.array([t.user_attrs.get("cv_std", np.nan) or np.nan for t in trials], dtype=float),
                 "rank_test_score": rank, "mean_fit_time": np.array([t.user_attrs.get("fit_time_s", np.nan) or np.nan
                                                                     for t in trials], dtype=float),
