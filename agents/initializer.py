@@ -72,8 +72,12 @@ def box_space(run: OptimizeRun, space: SearchSpace, first: list[dict], exclude_t
         frame = metadataset.load_layers()
     except metadataset.MetaDatasetError as exc:
         return space, [f"search space kept whole: {exc}"]
-    families = list(getattr(run.family, "members", ()) or (run.family.name,))
-    return transfer_box(space, frame, run.task.task_type, families, first, exclude_tasks)
+    return transfer_box(space, frame, run.task.task_type, searched_families(run), first, exclude_tasks)
+
+
+def searched_families(run: OptimizeRun) -> list[str]:
+    """The families the run searches: every one across families, else its own."""
+    return list(getattr(run.family, "members", ()) or (run.family.name,))
 
 
 def portfolio_size(setting: int, trials: int) -> int:
@@ -91,9 +95,8 @@ def portfolio_configs(run: OptimizeRun, space: SearchSpace, k: int, exclude_task
 
     if k <= 0:
         return []
-    families = list(getattr(run.family, "members", ()) or (run.family.name,))
     out: list[tuple[dict, str]] = []
-    for family, params, member in initial_design(run.task, k, families, open_matrix(), exclude_tasks,
+    for family, params, member in initial_design(run.task, k, searched_families(run), open_matrix(), exclude_tasks,
                                                  portfolio_setting(neighbors)):
         config = join(family, params) if space.conditional else params
         try:

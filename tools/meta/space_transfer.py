@@ -73,7 +73,7 @@ def transfer_box(space: SearchSpace, frame: pd.DataFrame, task_type: str, famili
             past = [join(family, c) for c in past]
             own = {n: s for n, s in data.items() if n.startswith(f"{family}.")}
         else:
-            own = {n: s for n, s in data.items()}
+            own = dict(data)
         narrowed = bounding_box(SearchSpace.from_dict(own), past + first_configs).to_dict()
         data.update(narrowed)
         changed = [n.split(".")[-1] for n in own if narrowed[n] != own[n]]
