@@ -59,6 +59,8 @@ WARM = ("tunegraph_llm_tpe_warm", "tunegraph_tpe_warm")  # the targets are about
 PER_BUDGET = ("tunegraph_default", "tunegraph_portfolio_xgb", "tunegraph_llm_tpe_adaptive", "tunegraph_box")
 SUBSET = ("tunegraph_llm_tpe_adaptive",)  # run on fewer data sets: reported in a section of their own
 HEADLINE = "tunegraph_default"  # the method the portfolio suite's claim is about
+# settings tried on top of the default: each is kept only if it beats the default itself (issue 15)
+VARIANTS = ("tunegraph_box", "tunegraph_llm_tpe_adaptive")
 
 
 def serving_budget(method: str, budget: int, budgets: list[int]) -> int:
@@ -361,6 +363,28 @@ def verdict(summary: dict[str, Any], method: str = HEADLINE) -> list[str]:
     return out
 
 
+def versus_default(summary: dict[str, Any]) -> list[str]:
+    """Each variant of the default against the default itself: Wilcoxon over data sets and
+    Mann-Whitney over seeds per data set, as against the anchors."""
+    variants = [m for m in VARIANTS if m in summary["methods"]]
+    if HEADLINE not in summary["methods"] or not variants or not summary["n_datasets"]:
+        return []
+    lines = [f"Against **{LABELS[HEADLINE]}** (a variant is kept only if it beats the default):", "",
+             "| method | budget | mean regret: variant / default | better / worse data sets (one-sided p, "
+             "lower regret) | W/T/L by Mann-Whitney over seeds |", "|---|---|---|---|---|"]
+    for m in variants:
+        for b in summary["budgets"]:
+            x = across_datasets(summary["per_dataset"], m, b, HEADLINE)
+            wtl = {"win": 0, "tie": 0, "loss": 0}
+            for t in summary["tables"].values():
+                wtl[compare_to_anchor(t["methods"][m][b]["scores"], t["methods"][HEADLINE][b]["scores"],
+                                      t["sign"])[0]] += 1
+            lines.append(f"| {LABELS[m]} | {b} | {_f(summary['mean_regret'][b][m], 3)} / "
+                         f"{_f(summary['mean_regret'][b][HEADLINE], 3)} | {x['better']} / {x['worse']} "
+                         f"({_f(x['p_less'], 2)}) | {wtl['win']}/{wtl['tie']}/{wtl['loss']} |")
+    return lines + [""]
+
+
 def proposals_by_source(complete: dict[str, dict[str, list[dict]]], start: int = 5) -> list[dict[str, Any]]:
     """How good each source's trials are within their own run, after the first ``start`` trials:
     the mean percentile of their score in the run (1 = the run's best trial, 0 = its worst) and
@@ -588,6 +612,7 @@ def markdown(summary: dict[str, Any], setting: dict[str, Any], plots: dict[str, 
               "two-sided, and one-sided for a lower regret. A difference is only more than chance where p < "
               f"{ALPHA}.", ""]
     lines += across_table(summary) + [""]
+    lines += versus_default(summary)
     if not portfolio:
         lines += ["## Targets", ""] + targets(summary) + [""]
     if plots:
@@ -684,6 +709,7 @@ def subset_lines(subset: dict[str, Any]) -> list[str]:
     lines += portfolio_headline(subset) + [""]
     for m in extra:
         lines += verdict(subset, m) + [""]
+    lines += versus_default(subset)
     lines += timing_lines(subset, subset["methods"]) + [""]
     return lines
 

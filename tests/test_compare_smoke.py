@@ -204,6 +204,8 @@ def test_portfolio_suite_smoke_runs_per_budget_and_reports_both_anchors(tiny_ind
     report = results.with_suffix(".md").read_text()
     assert "## Headline" in report and "## Verdict" in report and "p vs TPE across families" in report
     assert "the default path makes no LLM call" in report and "snapshot sha256" in report
+    assert "a variant is kept only if it beats the default" in report  # the box against the default, per budget
+    assert all(f"| {LABELS['tunegraph_box']} | {b} | " in report for b in args.budgets)
     for m in args.methods:
         assert LABELS[m] in report
     for png in ("compare_portfolio_regret.png", "compare_portfolio_regret_datasets.png", "compare_portfolio_time.png"):
