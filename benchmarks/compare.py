@@ -553,8 +553,8 @@ def graph_context(method: str, seed: int, setting: dict[str, Any], storage: str,
     extra: dict[str, Any] = {}
     if spec.sampler == "llm_tpe" and not spec.adaptive and "adaptive_share" in {f.name for f in fields(Context)}:
         extra["adaptive_share"] = False  # last round's methods: a fixed coin of p_llm
-    if spec.space_box:
-        extra["space_box"] = True
+    if "space_box" in {f.name for f in fields(Context)}:
+        extra["space_box"] = spec.space_box  # explicit: each method keeps its space whatever the product's default
     return Context(llm=setting["llm"] if spec.uses_llm else "none", sampler=spec.sampler, p_llm=setting["p_llm"],
                    trials=trials, patience=0, time_budget=0.0, seed=seed, folds=setting["folds"],
                    warm_start=setting["warm_start"] if method in WARM_METHODS else 0,

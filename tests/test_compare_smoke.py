@@ -169,6 +169,7 @@ def test_portfolio_suite_smoke_runs_per_budget_and_reports_both_anchors(tiny_ind
             assert r["matrix"]["tasks"] == len(TINY) and r["context"]["portfolio"] == -1
             assert r["context"]["exclude_tasks"] == [r["dataset"]] and r["context"]["llm"] == "none"
             assert r["context"]["model"] == ("auto" if compare.GRAPH_METHODS[r["method"]].across else "knn")
+            assert r["context"]["space_box"] == compare.GRAPH_METHODS[r["method"]].space_box  # not the product's default
         else:
             assert r["budget"] is None and len(r["values"]) == 4 and r["matrix"] is None
         if r["method"] in ("optuna_tpe_cash", "optuna_random_cash", "tunegraph_default", "tunegraph_box"):
