@@ -35,6 +35,10 @@ def initialize(state: dict[str, Any], runtime) -> dict[str, Any]:
     if "folds" not in run.study.user_attrs:  # the meta-dataset layer records how the scores were measured
         run.study.set_user_attr("folds", int(ctx.folds))
     if run.study.trials:  # a resumed study or another worker's: its first trials exist already
+        if ctx.space_box:  # the first start's box again: its trials, the portfolio among them, lie inside it
+            space, _ = box_space(run, space, [t.params for t in run.study.trials if t.params],
+                                 tuple(state.get("exclude_tasks") or ()))
+            update["search_space"] = space.to_dict()
         return update
     counts = new_counts()
     design = portfolio_configs(run, space, portfolio_size(ctx.portfolio, ctx.trials),

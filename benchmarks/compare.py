@@ -39,7 +39,8 @@ TPE with p < 0.05?): every data set of the index but ``PORTFOLIO_LEFT_OUT``, bud
 * ``optuna_tpe_cash`` / ``optuna_random_cash``: the plain loop with ``TPESampler(seed=seed)`` /
   ``RandomSampler(seed=RANDOM_SEED_OFFSET + seed)`` over the space TuneGraph searches across
   families: ``study.ask()``, then ``cash_space(task_type).suggest(trial)``, evaluated as family 'auto'.
-* ``tunegraph_default``: the optimize graph with its defaults: model 'auto', sampler tpe, portfolio
+* ``tunegraph_default``: the optimize graph with its defaults of before 2 Dec 2026 (the full space,
+  ``space_box`` off): model 'auto', sampler tpe, portfolio
   -1 (K = min(8, trials // 2) members of the configuration matrix's greedy portfolio first, then
   TPE), ``llm=none`` (the default path makes no LLM call); graph input ``exclude_tasks=[name]``
   (leave-one-dataset-out: the data set's matrix column and its own best configurations leave the
@@ -48,7 +49,8 @@ TPE with p < 0.05?): every data set of the index but ``PORTFOLIO_LEFT_OUT``, bud
 * ``tunegraph_tpe_warm``: last round's, as above (``portfolio=0``, the matrix-less recommendation).
 * ``tunegraph_llm_tpe_adaptive``: ``sampler=llm_tpe`` with ``--llm`` and its adaptive LLM share,
   model 'auto', portfolio -1, ``exclude_tasks``; only on ``--llm-datasets`` (default ``LLM_DATASETS``).
-* ``tunegraph_box``: ``tunegraph_default`` with ``space_box`` (experimental): after the portfolio, TPE
+* ``tunegraph_box``: ``tunegraph_default`` with ``space_box``, the product's default since 2 Dec 2026
+  (``tunegraph_default`` is its full-space form, the default until then): after the portfolio, TPE
   searches the box of the best configurations of past tasks (the held-out one excluded) and the portfolio.
 
 The portfolio methods' first trials depend on the budget, so they run once per budget (budget 1 is

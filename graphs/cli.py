@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--folds", type=int, default=cli_default("folds"), help=cli_help("folds"))
     opt.add_argument("--portfolio", type=int, default=cli_default("portfolio"), metavar="K",
                      help=cli_help("portfolio"))
+    opt.add_argument("--full-space", action="store_true",
+                     help="TPE searches the whole search space (default: the box of past tasks' best "
+                     "configurations and the portfolio, which measured better; see README)")
     opt.add_argument("--init-configs", type=int, default=cli_default("init_configs"), help=cli_help("init_configs"))
     opt.add_argument("--seed", type=int, default=cli_default("seed"), help=cli_help("seed"))
     opt.add_argument("--storage", default=cli_default("storage"), help=cli_help("storage"))
@@ -231,6 +234,7 @@ def run_optimize(args: argparse.Namespace) -> int:
                       seed=args.seed, folds=args.folds,
                       warm_start=args.warm_start, learn=cli_default("learn") and not args.no_learn,
                       portfolio=args.portfolio, adaptive_share=cli_default("adaptive_share") and not args.fixed_share,
+                      space_box=cli_default("space_box") and not args.full_space,
                       trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
     from tunegraph.tools.trials.distributed import StorageError, WorkerBusy
 
@@ -307,7 +311,10 @@ def _plan(run, context, trials: int) -> str:
     k = min(portfolio_size(context.portfolio, trials), trials)
     start = (f"up to {k} configurations of the task's zero-shot portfolio first (when the configuration matrix "
              f"knows its task type), then {context.sampler}" if k else f"the Initializer's start, then {context.sampler}")
-    return f"search {what}: {start}, {trials} trials in all"
+    where = (" in the box of past tasks' best configurations where the meta-dataset has them (--full-space: "
+             "everywhere)" if context.space_box
+             else "")
+    return f"search {what}: {start}{where}, {trials} trials in all"
 
 
 @contextlib.contextmanager

@@ -73,9 +73,9 @@ class Context:
     portfolio_neighbors: int = setting("portfolio_neighbors", -1,
         "How the portfolio weighs past tasks: N: the N most similar weigh 1 and the others 0.1; 0: all "
         "alike; -1: the shipped setting (5, chosen by leave-one-dataset-out on the configuration matrix).")
-    space_box: bool = setting("space_box", False,
-        "Experimental, off until measured: TPE searches the box of past tasks' best configurations and "
-        "the portfolio (Perrone et al. 2019) instead of the full space (tools/meta/space_transfer.py).")
+    space_box: bool = setting("space_box", True,
+        "After the portfolio, TPE searches the box of past tasks' best configurations and the portfolio "
+        "(Perrone et al. 2019; tools/meta/space_transfer.py) instead of the full space; off: the full space.")
     init_configs: int = setting("init_configs", 2, "Configurations the Initializer proposes.")
     llm_retries: int = setting("llm_retries", 1, "Extra attempts after an invalid LLM answer.")
     n_startup_trials: int = setting("n_startup_trials", 10, "Random trials TPE takes before modelling.")

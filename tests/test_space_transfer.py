@@ -58,3 +58,39 @@ def test_a_run_with_space_box_searches_inside_the_box(use_shipped):  # noqa: F81
     assert len(study.trials) == 6
     assert all(boxed.contains(t.params) for t in study.trials)
     assert [t.user_attrs["source"] for t in sorted(study.trials, key=lambda t: t.number)][:2] == ["portfolio"] * 2
+
+
+def test_the_cli_searches_the_box_of_past_tasks_unless_asked_for_the_full_space(use_shipped, capsys, tmp_path):  # noqa: F811
+    import json
+
+    from tunegraph.graphs.cli import main
+
+    spaces = {}
+    for flag in ([], ["--full-space"]):
+        out_file = tmp_path / f"result{len(flag)}.json"
+        code = main(["optimize", "--dataset", "iris", "--trials", "4", "--llm", "none", "--folds", "3",
+                     "--no-learn", "--out", str(out_file), *flag])
+        err = capsys.readouterr().err
+        said = " ".join(err.split())  # the console wraps long lines
+        assert code == 0 and ("in the box of past tasks' best configurations" in said) == (not flag)
+        result = json.loads(out_file.read_text())
+        spaces[bool(flag)] = result["search_space"]
+        assert all(SearchSpace.from_dict(result["search_space"]).contains(t["params"]) for t in result["trials"])
+    assert spaces[True] == cash_space("classification").to_dict()  # --full-space: the whole joint space
+    assert spaces[False] != spaces[True]  # the default: narrowed to the meta-dataset's best configurations
+
+
+def test_a_second_worker_on_a_study_searches_the_box_of_its_first_start(use_shipped, capsys, tmp_path):  # noqa: F811
+    import json
+
+    from tunegraph.graphs.cli import main
+
+    base = ["optimize", "--dataset", "iris", "--model", "knn", "--llm", "none", "--folds", "3", "--no-learn",
+            "--study", "boxed"]
+    assert main([*base, "--trials", "3", "--out", str(tmp_path / "first.json")]) == 0
+    # another worker: a thread of its own, so the box is not in its checkpoint but rebuilt from the study
+    assert main([*base, "--trials", "6", "--worker", "w2", "--out", str(tmp_path / "resumed.json")]) == 0
+    first, resumed = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("first", "resumed"))
+    assert resumed["n_trials"] == 6 and "resuming after 3" in " ".join(capsys.readouterr().err.split())
+    assert resumed["search_space"] == first["search_space"] != get_family("knn").search_space("classification").to_dict()
+    assert all(SearchSpace.from_dict(resumed["search_space"]).contains(t["params"]) for t in resumed["trials"])

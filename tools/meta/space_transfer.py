@@ -1,7 +1,8 @@
 """Transfer of the search space: the bounding box of past tasks' best configurations (Perrone et
-al., NeurIPS 2019), searched by TPE after the portfolio. Experimental and off by default
-(``Context.space_box``): issue 15 keeps it only if a search run shows it wins, and that run has
-not been made (benchmarks/space_box.py has the proxy study that made it worth one).
+al., NeurIPS 2019), searched by TPE after the portfolio. On by default (``Context.space_box``;
+``tunegraph optimize --full-space`` turns it off): in the portfolio benchmark it beat the full space
+(benchmarks/results/compare_portfolio.md; benchmarks/space_box.py has the proxy study that made it
+worth a run).
 
 Per family, each numeric hyperparameter is narrowed to the range spanned by the best
 configuration of that family on every other task of the type in the meta-dataset (its shipped
