@@ -89,7 +89,8 @@ def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | 
         study_name, storage: the Optuna study (default: a new name in ``sqlite:///.tunegraph/studies.db``).
         learn: add the finished trials to your meta-dataset layer (off by default in scripts).
         on_trial: called with each trial's result dict (number from 1, value, source, best) as it finishes.
-        settings: other Context fields (warm_start, seed, folds, patience, time_budget, ...).
+        settings: other Context fields (warm_start, seed, folds, patience, time_budget, ``space_box=False``
+            for the full search space after the portfolio, ...).
 
     Returns a dict: study_name, storage, model, metric, direction, best_value, best_params,
     best_trial (numbered from 1), best_family, best_per_family (family -> {trial, value}; with

@@ -2,7 +2,8 @@
 
 ``fit(X, y)`` runs the optimize graph on the data (a real Optuna study of cross-validated trials,
 in memory), then refits the best configuration on all of it. Without ``family`` it searches across
-families, as the CLI and ``optimize`` do by default (the task's portfolio first, then TPE), and
+families, as the CLI and ``optimize`` do by default (the task's portfolio first, then TPE in the box of
+past tasks' best configurations), and
 ``family_`` says which won.
 
 Example:
