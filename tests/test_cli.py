@@ -46,6 +46,28 @@ def test_resume_by_study_name_extends_the_budget(capsys):
     assert code == 0 and "4 finished" in out and "resuming after 2" in err
 
 
+def test_two_runs_in_the_same_second_without_a_study_name_do_not_resume_each_other(capsys, tmp_path, monkeypatch):
+    import time
+
+    import optuna
+
+    from tunegraph.tools.trials.runs import default_storage
+
+    frozen, real = time.gmtime(), time.strftime
+    monkeypatch.setattr(time, "strftime", lambda fmt, t=None: real(fmt, frozen))  # both start "in the same second"
+
+    base = ["optimize", "--dataset", "iris", "--model", "knn", "--llm", "none", "--folds", "3", "--trials", "2"]
+    first, second = (json.loads(_run_to(capsys, tmp_path / f"{n}.json", base)) for n in ("a", "b"))
+    assert first["study"] != second["study"] and first["n_trials"] == second["n_trials"] == 2
+    assert len(optuna.get_all_study_names(default_storage())) == 2
+
+
+def _run_to(capsys, out_file, args):
+    code, _, err = run_cli(capsys, *args, "--out", str(out_file))
+    assert code == 0 and "resuming" not in err
+    return out_file.read_text()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--dataset", "mnist"], "unknown data set 'mnist'; built-in data sets are: breast_cancer"),
     (["--dataset", "iris", "--model", "gpt"], "unknown model family 'gpt'; choose one of: xgboost"),

@@ -65,12 +65,16 @@ def check_study_name(name: str) -> str:
 
 
 def default_study_name(inputs: Mapping[str, Any]) -> str:
-    """``<data>-<model>-<UTC timestamp>``: a new study per run unless the user names one."""
+    """``<data>-<model>-<UTC timestamp>-<random>``: a new study per run unless the user names one.
+
+    The random tail matters: two runs started within the same second (a script's loop, a
+    scikit-learn cross-validation of the estimator) must not resume each other's study."""
+    import secrets
     import time
 
     data = inputs.get("dataset") or Path(str(inputs.get("data_path") or "data")).stem
     data = re.sub(r"[^A-Za-z0-9_.\-]", "_", data)[:60] or "data"
-    return f"{data}-{inputs.get('model') or 'auto'}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    return f"{data}-{inputs.get('model') or 'auto'}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
 
 
 @dataclass
