@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--init-configs", type=int, default=cli_default("init_configs"), help=cli_help("init_configs"))
     opt.add_argument("--seed", type=int, default=cli_default("seed"), help=cli_help("seed"))
     opt.add_argument("--storage", default=cli_default("storage"), help=cli_help("storage"))
-    opt.add_argument("--study", help="study name; an existing one resumes (default: <data>-<model>-<time>)")
+    opt.add_argument("--study", help="study name; an existing one resumes "
+                                     "(default: <data>-<model>-<time>-<random>, a new study)")
     opt.add_argument("--worker", help="this worker's name, when several run one study from the same directory: "
                      "each checkpoints and resumes on its own (default: one worker per directory)")
     opt.add_argument("--out", help="write the result as JSON to this file")

@@ -74,7 +74,8 @@ def default_study_name(inputs: Mapping[str, Any]) -> str:
 
     data = inputs.get("dataset") or Path(str(inputs.get("data_path") or "data")).stem
     data = re.sub(r"[^A-Za-z0-9_.\-]", "_", data)[:60] or "data"
-    return f"{data}-{inputs.get('model') or 'auto'}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+    started = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"{data}-{inputs.get('model') or 'auto'}-{started}-{secrets.token_hex(3)}"
 
 
 @dataclass
