@@ -710,7 +710,7 @@ def _report(run, state: dict[str, Any], wall: float, console, args) -> None:
     table.add_row("LLM", (run.llm.name if run.llm else "none") + (
         f": {calls} calls, {int(llm.get('invalid', 0))} invalid answers, {int(llm.get('errors', 0))} errors, "
         f"{int(llm.get('fallbacks', 0))} fallbacks, mean latency {llm.get('latency_s', 0) / calls:.2f} s"
-        if calls else ""))
+        if calls else ": not called" if run.llm else ""))  # the resolved LLM; the default tpe path never asks it
     from tunegraph.agents.llm_ask import fault_counts
 
     faults = fault_counts(llm)

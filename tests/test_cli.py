@@ -8,6 +8,8 @@ import socket
 import pytest
 
 from tunegraph.graphs.cli import main
+from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
+from tests.test_recommend_portfolio import shipped, use_shipped  # noqa: F401  (fixtures: a real small matrix)
 
 
 def run_cli(capsys, *args):
@@ -146,3 +148,13 @@ def test_optimize_across_families_says_its_plan_the_winning_family_and_each_fami
     assert "best family" in out and "best per family" in out
     tried = {t["params"]["family"] for t in result["trials"] if t["value"] is not None}
     assert set(per_family) == tried
+
+
+def test_the_default_search_says_it_did_not_call_the_llm_it_resolved(use_shipped, capsys, tmp_path):  # noqa: F811
+    out_file = tmp_path / "result.json"
+    code, out, _ = run_cli(capsys, "optimize", "--dataset", "iris", "--trials", "3", "--folds", "3",
+                           "--llm", "embedded", "--out", str(out_file))
+    result = json.loads(out_file.read_text())
+    assert code == 0 and result["trials_by_source"] == {"portfolio": 1, "tpe": 2}  # the README's path
+    assert result["llm"]["calls"] == 0 and result["llm_model"].startswith("llamacpp:")
+    assert "not called" in " ".join(out.split())
