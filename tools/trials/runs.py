@@ -67,8 +67,8 @@ def check_study_name(name: str) -> str:
 def default_study_name(inputs: Mapping[str, Any]) -> str:
     """``<data>-<model>-<UTC timestamp>-<random>``: a new study per run unless the user names one.
 
-    The random tail matters: two runs started within the same second (a script's loop, a
-    scikit-learn cross-validation of the estimator) must not resume each other's study."""
+    The random tail matters: two runs started within the same second (a script's loop over
+    ``tunegraph.optimize``, two CLI runs from one shell script) must not resume each other's study."""
     import secrets
     import time
 
