@@ -18,14 +18,21 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.config import get_stream_writer
+from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from tunegraph.agents import chat_context
 from tunegraph.agents.chat_answers import explain_text, load_study, lookup_text, status_text
-from tunegraph.agents.chat_intent import HELP, understand as read_request
-from tunegraph.tools.llm.answers import format_config, shown_number
-from tunegraph.tools.trials.runs import default_storage, default_study_name, get_llm
+from tunegraph.agents.chat_intent import HELP
+from tunegraph.agents.chat_intent import understand as read_request
+from tunegraph.context import Context
+from tunegraph.errors import InputError, TuneGraphError
+from tunegraph.state import ChatState
+from tunegraph.tools.llm.answers import duration, format_config, shown_number
+from tunegraph.tools.meta.knowledge import estimate_seconds
 from tunegraph.tools.ml.tasks import load_task
+from tunegraph.tools.trials.runs import default_storage, default_study_name, get_llm
+from tunegraph.tools.trials.stream import stream_updates
 
 STOP = threading.Event()  # set by request_stop(): the running optimization ends after its current trial
 YES = {"y", "yes", "ok", "okay", "go", "sure", "true", "1", "proceed", "confirm"}
@@ -35,12 +42,12 @@ def request_stop() -> None:
     STOP.set()
 
 
-def _say(state: dict[str, Any], text: str) -> dict[str, Any]:
+def _say(state: ChatState, text: str) -> dict[str, Any]:
     path = state.get("handled_by", "")
     return {"messages": [AIMessage(content=text, name="tunegraph", additional_kwargs={"handled_by": path})]}
 
 
-def understand(state: dict[str, Any], runtime) -> dict[str, Any]:
+def understand(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Read the last user message into a request (command, rules or LLM)."""
     last = next((m for m in reversed(state["messages"]) if isinstance(m, HumanMessage)), None)
     text = last.text if last is not None else ""
@@ -50,7 +57,7 @@ def understand(state: dict[str, Any], runtime) -> dict[str, Any]:
     if not text.strip().startswith("/"):
         try:
             llm = get_llm(runtime.context.llm)
-        except ValueError:  # an unreachable Ollama named explicitly: the rules still read the message
+        except TuneGraphError:  # an unreachable Ollama named explicitly: the rules still read the message
             llm = None
     request, path, counts = read_request(text, llm, runtime.context.llm_retries)
     return {"request": request.model_dump(exclude_none=True), "handled_by": path, "job": None, "llm": counts}
@@ -58,7 +65,7 @@ def understand(state: dict[str, Any], runtime) -> dict[str, Any]:
 
 
 
-def reply(state: dict[str, Any]) -> dict[str, Any]:
+def reply(state: ChatState) -> dict[str, Any]:
     """Help, stop, unknown requests and command errors."""
     request = state["request"]
     if request.get("error") == "empty message":
@@ -75,7 +82,7 @@ def reply(state: dict[str, Any]) -> dict[str, Any]:
                 + HELP)
 
 
-def plan(state: dict[str, Any], runtime) -> dict[str, Any]:
+def plan(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Turn an optimize or continue request into a job: check the data, the budget and its cost.
     What the request leaves out (data, family, budget) comes from the conversation's subject."""
     ctx, request = runtime.context, state["request"]
@@ -91,7 +98,7 @@ def plan(state: dict[str, Any], runtime) -> dict[str, Any]:
     return _make_job(state, ctx, inputs, trials, already=0, recalled=recalled)
 
 
-def _plan_continue(state: dict[str, Any], ctx) -> dict[str, Any]:
+def _plan_continue(state: ChatState, ctx: Context) -> dict[str, Any]:
     request = state["request"]
     run = chat_context.pick_run(state.get("runs") or [], request)
     if run is None:
@@ -106,7 +113,7 @@ def _plan_continue(state: dict[str, Any], ctx) -> dict[str, Any]:
     return _make_job(state, ctx, dict(run["inputs"]), done + more, already=done)
 
 
-def _make_job(state: dict[str, Any], ctx, inputs: dict[str, Any], budget: int, already: int,
+def _make_job(state: ChatState, ctx: Context, inputs: dict[str, Any], budget: int, already: int,
               recalled: dict[str, str] | None = None) -> dict[str, Any]:
     from tunegraph.tools.ml.models import get_family
 
@@ -116,7 +123,7 @@ def _make_job(state: dict[str, Any], ctx, inputs: dict[str, Any], budget: int, a
                          task_type=inputs.get("task_type"))
         try:
             get_family(inputs["model"], task.task_type)
-        except ValueError:
+        except InputError:
             if "model" not in recalled:
                 raise
             # a family remembered from other data that cannot do this task: the default one, said so
@@ -125,7 +132,7 @@ def _make_job(state: dict[str, Any], ctx, inputs: dict[str, Any], budget: int, a
                          f"{task.task_type}")
             inputs = {**inputs, "model": chat_context.DEFAULT_MODEL}
             get_family(inputs["model"], task.task_type)
-    except ValueError as exc:
+    except InputError as exc:
         return {**_say(state, f"I cannot start that optimization: {exc}"), "job": None}
     notes = chat_context.recalled_note(recalled) + notes
     inputs.setdefault("study_name", default_study_name(inputs))  # named after the family that runs
@@ -139,35 +146,18 @@ def _make_job(state: dict[str, Any], ctx, inputs: dict[str, Any], budget: int, a
                     "task": task.describe(), "notes": notes, "warm_configs": warm}, "subject": subject}
 
 
-def estimate_seconds(task, family: str, trials: int, ctx) -> float:
-    """Rough wall time: the meta-learner's predicted fit time of the family's defaults x folds,
-    plus the LLM's share of proposals; a size heuristic when there is no meta-knowledge."""
-    mf = task.meta_features()
-    try:
-        from tunegraph.tools.meta.knowledge import open_knowledge
-        from tunegraph.tools.ml.cash import AUTO, cash_families
-        from tunegraph.tools.ml.models import get_family
-
-        fits = []  # across families (auto): the mean of the families' defaults
-        for name in cash_families(task.task_type) if family == AUTO else [family]:
-            config = get_family(name, task.task_type).default_config(task)
-            fits.append(float(open_knowledge().learner.predict(mf, name, task.task_type, [config])[1][0]))
-        fit_s = sum(fits) / len(fits) * max(1.0, mf["n_rows"] / 5000)  # the meta-dataset caps data at 5,000 rows
-    except (ValueError, OSError, KeyError):
-        fit_s = 0.05 + mf["n_rows"] * mf["n_features"] * 2e-6
-    llm_s = 0.0 if ctx.llm == "none" or ctx.sampler in ("tpe", "random") else ctx.p_llm * 5.0
-    return float(round(trials * (ctx.folds * fit_s + llm_s + 0.05), 1))  # plain float: it goes into graph state
 
 
 
 
-def confirm(state: dict[str, Any]) -> dict[str, Any]:
+
+def confirm(state: ChatState) -> dict[str, Any]:
     """Ask before a long run (an interrupt: the terminal asks y/N, Studio shows a resume box)."""
     job = state["job"]
     data = job["inputs"].get("dataset") or job["inputs"].get("data_path")
     warm = ", warm-started from the recommendation above," if job.get("warm_configs") else ""
     answer = interrupt({"question": f"Run {job['new_trials']} trials of {job['inputs']['model']} on {data}{warm}? "
-                        f"That takes about {_duration(job['estimate_s'])} (estimate). Go ahead? [y/N]",
+                        f"That takes about {duration(job['estimate_s'])} (estimate). Go ahead? [y/N]",
                         "job": job})
     approved = answer.get("approve") if isinstance(answer, dict) else str(answer).strip().lower() in YES
     if approved:
@@ -178,7 +168,7 @@ def confirm(state: dict[str, Any]) -> dict[str, Any]:
 
 
 
-def optimize(state: dict[str, Any], runtime, optimize_graph) -> dict[str, Any]:
+def optimize(state: ChatState, runtime: Runtime[Context], optimize_graph) -> dict[str, Any]:
     """Run ``optimize_graph`` (the optimize graph, compiled without a checkpointer: the study is the
     record), streaming each trial; a stop request ends it after the current trial."""
     job, ctx = state["job"], runtime.context
@@ -196,19 +186,14 @@ def optimize(state: dict[str, Any], runtime, optimize_graph) -> dict[str, Any]:
     started, stopped, last = time.perf_counter(), False, {}
     write({"event": "run_started", "study": inputs["study_name"], "trials": job["trials"], "task": job["task"]})
     try:
-        for update in graph.stream(graph_inputs, {"recursion_limit": 100_000}, context=run_ctx,
-                                   stream_mode="updates"):
-            for node, values in update.items():
-                last.update(values or {})
-                write({"event": "step", "node": node})
-                if node == "summarize" and (values or {}).get("n_done") is not None:
-                    write(trial_event(last, job["trials"]))
-                    if STOP.is_set():
-                        stopped = True
-                        break
-            if stopped:
-                break
-    except ValueError as exc:  # bad task, metric or LLM settings found by the graph
+        for node, values, last in stream_updates(graph, graph_inputs, run_ctx):
+            write({"event": "step", "node": node})
+            if node == "summarize" and values.get("n_done") is not None:
+                write(trial_event(last, job["trials"]))
+                if STOP.is_set():
+                    stopped = True
+                    break
+    except TuneGraphError as exc:  # bad task, metric or LLM settings found by the graph, or its storage
         return {**_say(state, f"The optimization could not run: {exc}"), "runs": runs, "job": None}
     finally:
         STOP.clear()
@@ -245,7 +230,7 @@ def trial_event(state: dict[str, Any], total: int) -> dict[str, Any]:
             "best": state.get("best_value"), "best_number": shown_number(state.get("best_number")), "last": last}
 
 
-def recommend(state: dict[str, Any], runtime, recommend_graph) -> dict[str, Any]:
+def recommend(state: ChatState, runtime: Runtime[Context], recommend_graph) -> dict[str, Any]:
     """Run ``recommend_graph`` (the recommend graph, zero-shot) on the requested data."""
     request = state["request"]
     try:
@@ -258,7 +243,7 @@ def recommend(state: dict[str, Any], runtime, recommend_graph) -> dict[str, Any]
     get_stream_writer()({"event": "step", "node": "recommend graph: retrieving evidence"})
     try:
         out = recommend_graph.invoke(inputs, context=runtime.context)
-    except ValueError as exc:
+    except TuneGraphError as exc:
         return _say(state, f"I cannot recommend for that: {exc}")
     final, evaluation = out["final"], out.get("evaluation")
     judgement = final["judgement"]
@@ -276,7 +261,7 @@ def recommend(state: dict[str, Any], runtime, recommend_graph) -> dict[str, Any]
             "subject": subject}
 
 
-def explain(state: dict[str, Any], runtime) -> dict[str, Any]:
+def explain(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Why a value was chosen: in the last study (or the last on the data the question names),
     or in the recommendation."""
     run = chat_context.pick_run(state.get("runs") or [], state["request"])
@@ -285,7 +270,7 @@ def explain(state: dict[str, Any], runtime) -> dict[str, Any]:
     return _say(state, text)
 
 
-def status(state: dict[str, Any], runtime) -> dict[str, Any]:
+def status(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     """The best trial of the study named, or of the last (on the data or family named)."""
     request, runs = state["request"], state.get("runs") or []
     run = {"study": request["study_name"]} if request.get("study_name") else chat_context.pick_run(runs, request)
@@ -304,7 +289,7 @@ def _named(request: dict[str, Any]) -> str:
     return " on ".join(v for v in (request.get("model"), request.get("dataset"), request.get("data_path")) if v)
 
 
-def lookup(state: dict[str, Any]) -> dict[str, Any]:
+def lookup(state: ChatState) -> dict[str, Any]:
     """Past experiments like the user's words, from the meta-dataset's text index."""
     write = get_stream_writer()
     write({"event": "step", "node": "lookup", "detail": "searching recorded experiments"})
@@ -314,7 +299,3 @@ def lookup(state: dict[str, Any]) -> dict[str, Any]:
                                                           "(first search only; minutes on a small machine)"})
 
     return _say(state, lookup_text(state["request"].get("question") or "", on_build=on_build))
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"

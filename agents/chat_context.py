@@ -27,6 +27,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tunegraph.errors import InputError
 from tunegraph.tools.llm.answers import format_config
 from tunegraph.tools.ml.tasks import BUILTIN_DATASETS
 
@@ -36,7 +37,7 @@ DEFAULT_MODEL = "auto"  # the family searched with its hyperparameters
 WARM_FROM_RECOMMENDATION = 3  # the recommended configuration and up to 2 more of its evidence, as scripted_run.py
 
 
-class NoData(ValueError):
+class NoData(InputError):
     """The message names no data and the conversation has none yet, or names a missing file."""
 
 

@@ -10,15 +10,18 @@ import time
 from typing import Any
 
 import optuna
+from langgraph.runtime import Runtime
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
+from tunegraph.context import Context
+from tunegraph.state import OptimizeState, RecommendState
 from tunegraph.tools.trials.distributed import heartbeats
 from tunegraph.tools.trials.evaluation import cross_validate_config
 from tunegraph.tools.trials.runs import run_for
 
 
-def evaluate(state: dict[str, Any], runtime) -> dict[str, Any]:
+def evaluate(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: evaluate ``state["pending_trial"]`` and record it in the study."""
     ctx = runtime.context
     run = run_for(state, ctx)
@@ -86,7 +89,7 @@ def _result_of(trial) -> dict[str, Any]:
             "value": trial.value, "error": trial.user_attrs.get("error")}
 
 
-def evaluate_recommendation(state: dict[str, Any], runtime) -> dict[str, Any]:
+def evaluate_recommendation(state: RecommendState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: cross-validate the final recommendation, so its real score stands beside the prediction."""
     from tunegraph.agents.retriever import load_user_task
 

@@ -13,16 +13,21 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from langgraph.runtime import Runtime
+
 from tunegraph.agents.llm_ask import ask_json, count, new_counts
+from tunegraph.context import Context
 from tunegraph.prompts import render
+from tunegraph.state import OptimizeState
 from tunegraph.tools.llm.answers import InitializerAnswer, describe_space, format_config, initializer_schema
-from tunegraph.tools.trials.distributed import study_lock
-from tunegraph.tools.trials.runs import OptimizeRun, default_study_name, run_for
+from tunegraph.tools.meta.portfolio import portfolio_size
 from tunegraph.tools.ml.cash import join
 from tunegraph.tools.ml.search_space import SearchSpace, SearchSpaceError
+from tunegraph.tools.trials.distributed import study_lock
+from tunegraph.tools.trials.runs import OptimizeRun, default_study_name, run_for
 
 
-def initialize(state: dict[str, Any], runtime) -> dict[str, Any]:
+def initialize(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: open the run, fix the search space and enqueue the first configurations."""
     ctx = runtime.context
     state = {**state, "study_name": state.get("study_name") or default_study_name(state)}
@@ -82,11 +87,6 @@ def box_space(run: OptimizeRun, space: SearchSpace, first: list[dict], exclude_t
 def searched_families(run: OptimizeRun) -> list[str]:
     """The families the run searches: every one across families, else its own."""
     return list(getattr(run.family, "members", ()) or (run.family.name,))
-
-
-def portfolio_size(setting: int, trials: int) -> int:
-    """Portfolio members to run first: ``setting``, or min(8, trials // 2) (at least 1) when it is -1."""
-    return max(1, min(8, trials // 2)) if setting < 0 else setting
 
 
 def portfolio_configs(run: OptimizeRun, space: SearchSpace, k: int, exclude_tasks: tuple[str, ...] = (),

@@ -13,10 +13,13 @@ import re
 import time
 from typing import Any
 
+from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from tunegraph.agents.llm_ask import ask_json, new_counts
+from tunegraph.context import Context
 from tunegraph.prompts import render
+from tunegraph.state import RecommendState
 from tunegraph.tools.ml.models import get_family
 from tunegraph.tools.trials.runs import get_llm
 
@@ -30,7 +33,7 @@ class JudgeAnswer(BaseModel):
     critique: str = ""
 
 
-def judge(state: dict[str, Any], runtime) -> dict[str, Any]:
+def judge(state: RecommendState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: check and score the latest recommendation; keep it among the attempts."""
     ctx = runtime.context
     start = time.perf_counter()

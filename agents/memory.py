@@ -6,11 +6,15 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from langgraph.runtime import Runtime
+
+from tunegraph.context import Context
+from tunegraph.state import OptimizeState
 from tunegraph.tools.meta import metadataset
 from tunegraph.tools.trials.runs import run_for
 
 
-def remember(state: dict[str, Any], runtime) -> dict[str, Any]:
+def remember(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: append the study's completed trials to ``$TUNEGRAPH_HOME/metadataset.parquet``."""
     ctx = runtime.context
     if not ctx.learn:

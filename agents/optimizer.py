@@ -17,23 +17,26 @@ from datetime import datetime
 from typing import Any
 
 import optuna
+from langgraph.runtime import Runtime
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from tunegraph.agents.llm_ask import ask_json, count, new_counts
+from tunegraph.context import Context
 from tunegraph.prompts import render
+from tunegraph.state import OptimizeState
 from tunegraph.tools.llm.answers import AnswerError, OptimizerAnswer, describe_space, optimizer_schema
-from tunegraph.tools.trials.distributed import adopt, claim
 from tunegraph.tools.llm.client import LLMClient
-from tunegraph.tools.trials.runs import OptimizeRun, run_for
-from tunegraph.tools.trials.sampler import Proposal
 from tunegraph.tools.ml.cash import family_subspace
 from tunegraph.tools.ml.search_space import FAMILY_PARAM, CategoricalParam, SearchSpace, SearchSpaceError
+from tunegraph.tools.trials.distributed import adopt, claim
+from tunegraph.tools.trials.runs import OptimizeRun, run_for
+from tunegraph.tools.trials.sampler import Proposal
 
 PROCESS_START = datetime.now()  # Optuna stores naive local times
 
 
-def choose_proposer(state: dict[str, Any], runtime) -> dict[str, Any]:
+def choose_proposer(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: pick who proposes the next trial (``pending``, ``queued``, ``llm``, ``tpe``, ``random``)."""
     ctx = runtime.context
     run = run_for(state, ctx)
@@ -55,7 +58,7 @@ def choose_proposer(state: dict[str, Any], runtime) -> dict[str, Any]:
     return {"next_source": source}
 
 
-def sample_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
+def sample_propose(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: take a queued trial, or sample one with TPE / random search."""
     ctx = runtime.context
     run = run_for(state, ctx)
@@ -69,7 +72,7 @@ def sample_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
     return {"pending_trial": _pending(run, trial, state.get("worker_id"))}
 
 
-def llm_propose(state: dict[str, Any], runtime) -> dict[str, Any]:
+def llm_propose(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: ask the LLM for the next configuration; fall back to TPE when it cannot give one."""
     ctx = runtime.context
     run = run_for(state, ctx)
@@ -120,11 +123,11 @@ class Problem:
     bounds: SearchSpace  # an adapted space stays inside these
 
     @classmethod
-    def of(cls, run: OptimizeRun) -> "Problem":
+    def of(cls, run: OptimizeRun) -> Problem:
         return cls(run.family.description, run.task.describe(), run.metric.name, run.metric.direction, run.bounds)
 
 
-def propose_with_llm(llm: LLMClient, problem: "Problem | OptimizeRun", space: SearchSpace, history: str,
+def propose_with_llm(llm: LLMClient, problem: Problem | OptimizeRun, space: SearchSpace, history: str,
                      best_params: dict[str, Any] | None, tried: list[dict[str, Any]], retries: int,
                      counts: dict[str, float]) -> tuple[Proposal | None, SearchSpace | None, str]:
     """``(proposal, adapted space or None, why it failed)``; never raises for a bad answer."""

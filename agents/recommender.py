@@ -12,10 +12,13 @@ import json
 import time
 from typing import Any
 
+from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
 from tunegraph.agents.llm_ask import ask_json, new_counts
+from tunegraph.context import Context
 from tunegraph.prompts import render
+from tunegraph.state import RecommendState
 from tunegraph.tools.llm.answers import AnswerError, format_config
 from tunegraph.tools.ml.models import get_family
 from tunegraph.tools.trials.runs import get_llm
@@ -29,7 +32,7 @@ class RecommenderAnswer(BaseModel):
     justification: str = Field(min_length=1)
 
 
-def recommend(state: dict[str, Any], runtime) -> dict[str, Any]:
+def recommend(state: RecommendState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: one recommendation (a new round when the judge sent critique back)."""
     ctx = runtime.context
     start = time.perf_counter()

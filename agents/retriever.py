@@ -12,13 +12,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tunegraph.tools.trials.evaluation import default_metric
+from langgraph.runtime import Runtime
+
+from tunegraph.context import Context
+from tunegraph.state import RecommendState
 from tunegraph.tools.meta.knowledge import Knowledge, open_knowledge
 from tunegraph.tools.meta.metalearner import Candidate
-from tunegraph.tools.ml.models import families_for, get_family
 from tunegraph.tools.meta.portfolio import DEFAULT_SETTING, pool_params, task_portfolio
-from tunegraph.tools.ml.tasks import Task, TaskError, load_task
-
+from tunegraph.tools.ml.models import allowed_families, get_family
+from tunegraph.tools.ml.tasks import Task, load_task
+from tunegraph.tools.trials.evaluation import default_metric
 
 PORTFOLIO_SIZE = 16
 
@@ -28,7 +31,7 @@ def load_user_task(state: dict[str, Any]) -> Task:
                      target=state.get("target") or None, task_type=state.get("task_type") or None)
 
 
-def retrieve(state: dict[str, Any], runtime) -> dict[str, Any]:
+def retrieve(state: RecommendState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: gather similar tasks, ranked candidates and their SHAP evidence."""
     ctx = runtime.context
     start = time.perf_counter()
@@ -40,16 +43,6 @@ def retrieve(state: dict[str, Any], runtime) -> dict[str, Any]:
     return {"task_summary": task.describe(), "task_type": task.task_type, "families": families,
             "evidence": evidence, "known_tasks": sorted(knowledge.frame["task"].unique()),
             "metric": state.get("metric") or default_metric(task), "elapsed_s": time.perf_counter() - start}
-
-
-def allowed_families(requested: list[str] | None, task_type: str) -> list[str]:
-    usable = families_for(task_type)
-    if not requested:
-        return usable
-    bad = [f for f in requested if f not in usable]
-    if bad:
-        raise TaskError(f"families {', '.join(bad)} cannot do {task_type}; choose from: {', '.join(usable)}")
-    return list(requested)
 
 
 def gather_evidence(knowledge: Knowledge, task: Task, families: list[str], time_budget: float = 0.0,

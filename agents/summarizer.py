@@ -7,21 +7,23 @@ many trials have run: the best few configurations, the latest few, and counts.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import optuna
+from langgraph.runtime import Runtime
 from optuna.trial import FrozenTrial, TrialState
 
+from tunegraph.context import Context
 from tunegraph.prompts import render
+from tunegraph.state import OptimizeState
 from tunegraph.tools.llm.answers import format_config, format_value, shown_number
-from tunegraph.tools.trials.distributed import counts
+from tunegraph.tools.trials.results import failure_reasons, finished_trials
 from tunegraph.tools.trials.runs import run_for
 
 HISTORY_CHARS = 1800  # ~450 tokens: leaves room for the task, the space and the answer in 2k tokens
 
 
-def summarize(state: dict[str, Any], runtime) -> dict[str, Any]:
+def summarize(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     """Graph node: refresh best/history from the study and decide whether to stop."""
     ctx = runtime.context
     run = run_for(state, ctx)
@@ -33,13 +35,6 @@ def summarize(state: dict[str, Any], runtime) -> dict[str, Any]:
                                         float(state.get("elapsed_s") or 0.0), ctx, n_failed=update["n_failed"],
                                         top_failure=reasons[0] if reasons else None)
     return update
-
-
-def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """Completed, pruned and failed trials; those abandoned by a crash before evaluation do not count."""
-    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
-                                                                  TrialState.FAIL))
-            if counts(t)]
 
 
 def progress(finished: list[FrozenTrial], direction) -> dict[str, Any]:
@@ -54,12 +49,6 @@ def progress(finished: list[FrozenTrial], direction) -> dict[str, Any]:
         "best_number": int(best.number) if best else None,
         "since_improvement": int(since),
     }
-
-
-def failure_reasons(finished: list[FrozenTrial], limit: int = 3) -> list[tuple[str, int]]:
-    """The most common reasons (user attribute ``error``) the failed trials failed for, with their counts."""
-    reasons = Counter(t.user_attrs.get("error") or "no reason recorded" for t in finished if t.state == TrialState.FAIL)
-    return reasons.most_common(limit)
 
 
 def stop_reason(n_done: int, since_improvement: int, elapsed_s: float, ctx, n_failed: int = 0,

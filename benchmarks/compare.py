@@ -1,6 +1,7 @@
 """TuneGraph against its anchors: plain Optuna TPE and random search, on the same objective.
 
-A benchmark script, not a test (its smoke configuration is: tests/test_compare_smoke.py).
+A benchmark script, not a test (its smoke configuration is: tests/test_compare_smoke.py); the methods
+are run by ``benchmarks/common`` (``methods``: the catalogue, ``optuna_loops`` and ``graph_runs``: the runs).
 For each data set of a folder with an ``index.json`` (default ../shared/datasets) and each seed,
 every method tunes over the same cross-validation (``tools.trials.evaluation.cross_validate_config``,
 ``--folds`` folds, folds and models seeded by the run's seed). Two suites:
@@ -19,7 +20,7 @@ default xgboost) over its default search space, on ``FULL_DATASETS``:
   top K configurations are enqueued as trials with source 'meta' by the graph's own
   ``warm_start`` node. The recommendation is computed once per data set, leave-one-dataset-out
   (the data set's rows removed from the meta-dataset; the user layer is an empty temp dir), and
-  replayed to that node in every seed's run (see ``replayed_recommendation``).
+  replayed to that node in every seed's run (see ``common.graph_runs.replayed_recommendation``).
 * ``tunegraph_tpe_warm``: the same warm start, then TPE (``sampler=tpe``), with ``--llm`` for the
   Initializer's first configurations and the recommendation: the LLM shapes the start only, no
   per-trial LLM proposals. Added after seeds 0-4 of the other methods had shown the LLM Optimizer's
@@ -63,8 +64,10 @@ may be rewriting the original); each run's row records the copy's sha256.
 Every graph run has ``patience=0`` and ``learn=False``, SQLite storage and checkpoints in a temp
 dir, as the CLI has them. Results are JSON lines (one per recommendation and per run; resumable:
 finished lines are never redone, a failed job is retried on the next start; seed-major order, so a
-partial result holds every data set and method for its first seeds) and a Markdown report with
-plots (``benchmarks/compare_report.py``), which can be rebuilt from partial results at any time.
+partial result holds every data set and method for its first seeds), appended to a working file
+(``compare.jsonl``, not committed) and compressed into ``compare.jsonl.gz`` once nothing is left to
+do (``benchmarks/common/results.py``), and a Markdown report with plots
+(``benchmarks/common/report.py``), which can be rebuilt from partial results at any time.
 
     python benchmarks/compare.py                       # last round's full run (see README, "Benchmarks")
     python benchmarks/compare.py --suite portfolio     # issue 15's full run
@@ -77,67 +80,47 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
+import math
 import os
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 import traceback
-import uuid
-import warnings
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere, installed or not
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.compare_report import PER_BUDGET, SUBSET, run_budgets  # noqa: E402 - one list for runner and report
-from benchmarks.compare_report import WARM as WARM_METHODS  # noqa: E402
+from benchmarks.common.data import indexed_task, task_info  # noqa: E402
+from benchmarks.common.graph_runs import isolated_home, matrix_env, recommendation, run_graph, run_recommender  # noqa: E402
+from benchmarks.common.machine import load_avg, log, quiet  # noqa: E402
+from benchmarks.common.methods import (  # noqa: E402
+    COMPARE_METHODS,
+    GRAPH_METHODS,
+    METHODS,
+    NEEDS_RECOMMENDATION,
+    PER_BUDGET,
+    PLAIN_METHODS,
+    PORTFOLIO_METHODS,
+    SUBSET,
+    run_budgets,
+    uses_matrix,
+)
+from benchmarks.common.optuna_loops import run_plain  # noqa: E402
+from benchmarks.common.paths import BUILD_MATRIX, DEFAULT_DATASETS, RESULTS, SHIPPED_METADATASET  # noqa: E402
+from benchmarks.common.portfolio import nested_neighbors, snapshot_matrix  # noqa: E402
+from benchmarks.common.report import write_report  # noqa: E402
+from benchmarks.common.results import append_row, archive, read_rows, working_path  # noqa: E402
+from benchmarks.common.stats import best  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
-# the matrix being built (benchmarks/matrix/README.md); once shipped, data/config_matrix.parquet is used
-BUILD_MATRIX = Path(__file__).resolve().parent / "matrix" / "config_matrix.parquet"
-
-
-@dataclass(frozen=True)
-class GraphMethod:
-    """How a TuneGraph method runs the optimize graph (its portfolio is on for ``PER_BUDGET`` methods,
-    its warm start for ``WARM_METHODS``)."""
-
-    sampler: str  # tpe | llm_tpe
-    uses_llm: bool = False  # the run's --llm; otherwise 'none'
-    across: bool = False  # model 'auto' (the search across families); otherwise --family
-    adaptive: bool = False  # llm_tpe's adaptive LLM share; otherwise last round's fixed coin of p_llm
-    space_box: bool = False  # Context.space_box: TPE in the box of past tasks' best configurations
-
-
-PLAIN_METHODS = {"optuna_tpe": ("tpe", False), "optuna_random": ("random", False),
-                 "optuna_tpe_cash": ("tpe", True), "optuna_random_cash": ("random", True)}  # sampler, across
-GRAPH_METHODS = {
-    "tunegraph_tpe": GraphMethod("tpe"),
-    "tunegraph_llm_tpe": GraphMethod("llm_tpe", uses_llm=True),
-    "tunegraph_llm_tpe_warm": GraphMethod("llm_tpe", uses_llm=True),
-    "tunegraph_tpe_warm": GraphMethod("tpe", uses_llm=True),
-    "tunegraph_default": GraphMethod("tpe", across=True),
-    "tunegraph_portfolio_xgb": GraphMethod("tpe"),
-    "tunegraph_llm_tpe_adaptive": GraphMethod("llm_tpe", uses_llm=True, across=True, adaptive=True),
-    "tunegraph_box": GraphMethod("tpe", across=True, space_box=True),
-}
-COMPARE_METHODS = ("optuna_tpe", "optuna_random", "tunegraph_tpe", "tunegraph_llm_tpe", "tunegraph_llm_tpe_warm",
-                   "tunegraph_tpe_warm", "recommender")
-PORTFOLIO_METHODS = ("optuna_tpe", "optuna_tpe_cash", "optuna_random_cash", "tunegraph_default",
-                     "tunegraph_portfolio_xgb", "tunegraph_tpe_warm", "tunegraph_llm_tpe_adaptive", "tunegraph_box")
-METHODS = (*COMPARE_METHODS, *(m for m in PORTFOLIO_METHODS if m not in COMPARE_METHODS))
-NEEDS_RECOMMENDATION = (*WARM_METHODS, "recommender")  # computed once per data set, before their runs
 # The full run: 6 classification and 6 regression data sets of up to 1,500 rows from ../shared/datasets,
 # spread over sizes (167 to 1,338 rows), binary, multi-class and regression metrics; left out: segment
 # (its xgboost fits are 30x slower than the others') and near-trivial sets (banknote, wisconsin: AUC ~ 1).
@@ -164,7 +147,6 @@ SUITES = {
 }
 SMOKE = SUITES["compare"]["smoke"]
 SMOKE_SKIPS = ("tunegraph_llm_tpe_adaptive",)  # the smoke runs without the embedded LLM
-RANDOM_SEED_OFFSET = 10_000
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TUNEGRAPH_LLM_THREADS")
 # --dry-run's estimate, besides the matrix's fit times (last round's measurements on this 2-core machine,
 # benchmarks/results/compare.md): graph overhead per trial, an embedded-LLM call, a recommendation with it
@@ -178,10 +160,6 @@ def default_matrix(metadataset: str | Path) -> Path:
         return Path(os.environ["TUNEGRAPH_MATRIX"])
     shipped = Path(metadataset).with_name("config_matrix.parquet")
     return shipped if shipped.is_file() else BUILD_MATRIX
-
-
-def uses_matrix(method: str) -> bool:
-    return method in PER_BUDGET
 
 
 # ---- settings and keys -------------------------------------------------------------------------
@@ -205,439 +183,41 @@ def run_key(dataset: str, method: str, seed: int, setting: dict[str, Any], budge
     return f"run|{dataset}|{method}|{seed}|{setting_id(setting)}" + (f"|budget={budget}" if budget else "")
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Every complete JSON line of ``path`` (a line cut off by a kill is skipped)."""
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        with contextlib.suppress(ValueError):
-            rows.append(json.loads(line))
-    return rows
+def nested_cache(results: Path) -> Path:
+    """Where the portfolio's task weighting chosen per held-out data set is cached, beside the results."""
+    return results.with_name(results.stem + "_nested_settings.json")
 
 
-def append_row(path: Path, row: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as fh:
-        fh.write(json.dumps(row, default=float) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-# ---- worker-side helpers -----------------------------------------------------------------------
-
-@contextlib.contextmanager
-def isolated_home() -> Iterator[Path]:
-    """A fresh, empty ``$TUNEGRAPH_HOME`` (the user's meta-dataset layer and caches) for one job,
-    so no run learns from another and nothing of the user's own layer leaks in."""
-    old = os.environ.get("TUNEGRAPH_HOME")
-    with tempfile.TemporaryDirectory(prefix="tunegraph-compare-") as tmp:
-        os.environ["TUNEGRAPH_HOME"] = str(Path(tmp) / "home")
-        try:
-            yield Path(tmp)
-        finally:
-            if old is None:
-                os.environ.pop("TUNEGRAPH_HOME", None)
-            else:
-                os.environ["TUNEGRAPH_HOME"] = old
-
-
-@contextlib.contextmanager
-def matrix_env(path: str | None, workdir: Path) -> Iterator[None]:
-    """``$TUNEGRAPH_MATRIX`` for one job: the matrix snapshot, or (``None``) a file that does not exist,
-    so the job sees no matrix at all (last round's recommendation and Initializer)."""
-    from tunegraph.tools.meta import knowledge
-
-    old = os.environ.get("TUNEGRAPH_MATRIX")
-    os.environ["TUNEGRAPH_MATRIX"] = path or str(workdir / "no-config-matrix.parquet")
-    knowledge.forget()
-    try:
-        yield
-    finally:
-        knowledge.forget()
-        if old is None:
-            os.environ.pop("TUNEGRAPH_MATRIX", None)
-        else:
-            os.environ["TUNEGRAPH_MATRIX"] = old
-
-
-def snapshot_matrix(source: Path, folder: Path) -> dict[str, Any] | None:
-    """Copy the configuration matrix into ``folder`` (a build may be replacing the original) and
-    describe the copy; None, with a warning, where there is no matrix."""
-    from tunegraph.tools.meta.config_matrix import load_matrix
-
-    if not source.is_file():
-        warnings.warn(f"no configuration matrix at {source}: the portfolio methods start from the "
-                      "Initializer's defaults", stacklevel=2)
-        return None
-    copy = folder / "config_matrix.parquet"
-    shutil.copyfile(source, copy)  # the build replaces the file atomically: the copy is one whole version
-    frame = load_matrix(copy)
-    return {"path": str(copy), "source": str(source), "sha256": hashlib.sha256(copy.read_bytes()).hexdigest(),
-            "cells": int(len(frame)), "tasks": int(frame["task"].nunique())}
-
-
-def _quiet() -> None:
-    import optuna
-
-    warnings.simplefilter("ignore")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with contextlib.suppress(Exception):
-        import torch
-
-        torch.set_num_threads(1)
-
-
-def data_inputs(datasets: str, name: str, entry: dict[str, Any], max_rows: int, workdir: Path) -> dict[str, Any]:
-    """The graph's data inputs for an indexed data set: its file, or a subsample as Parquet
-    (the same rows ``load_indexed_task`` gives the plain loops)."""
-    from tunegraph.tools.meta.metabuild import load_indexed_task
-
-    inputs = {"target": entry["target"], "task_type": entry.get("task") or None}
-    if not max_rows or (entry.get("rows") or 0) <= max_rows:
-        return {**inputs, "data_path": str(Path(datasets) / entry["file"])}
-    task = load_indexed_task(datasets, name, entry, max_rows)
-    path = workdir / f"{name}.parquet"
-    labels = task.y if task.task_type == "regression" else [task.classes[i] for i in task.y]
-    task.X.assign(**{task.target: labels}).to_parquet(path)
-    return {**inputs, "data_path": str(path), "task_type": task.task_type}
-
-
-def _task_info(task, metric) -> dict[str, Any]:
-    return {"task_type": task.task_type, "metric": metric.name, "direction": metric.direction,
-            "n_rows": int(len(task.y)), "n_classes": int(task.n_classes)}
-
-
-def _load_avg() -> list[float] | None:
-    with contextlib.suppress(OSError, AttributeError):
-        return [round(x, 2) for x in os.getloadavg()]
-    return None
-
-
-def _preload_llm(llm: str) -> float:
-    """Load the LLM once per process, outside every timing; returns the load time (0 if loaded)."""
-    if llm == "none":
-        return 0.0
-    from tunegraph.tools.trials.runs import get_llm
-
-    t0 = time.perf_counter()
-    get_llm(llm)
-    return time.perf_counter() - t0
-
-
-# ---- the recommendation (once per data set) ----------------------------------------------------
+# ---- the jobs (in worker processes) ------------------------------------------------------------
 
 def recommend_job(datasets: str, name: str, entry: dict[str, Any], setting: dict[str, Any]) -> dict[str, Any]:
-    """Leave-one-dataset-out recommendation for ``name`` with the run's family and LLM: last round's,
-    the meta-learner's (no configuration matrix, so neither its portfolio nor its cells)."""
-    _quiet()
-    from tunegraph.graphs.context import Context
-    from tunegraph.graphs.recommend import graph as recommend_graph
-    from tunegraph.tools.meta import knowledge
-    from tunegraph.tools.trials.evaluation import default_metric, get_metric
-    from tunegraph.tools.meta.metabuild import load_indexed_task
+    """The recommendation's row: once per data set, before the runs that need it."""
+    return {"kind": "recommendation", "key": rec_key(name, setting), **recommendation(datasets, name, entry, setting)}
 
-    llm_load_s = _preload_llm(setting["llm"])
-    with isolated_home() as tmp, matrix_env(None, tmp):
-        task = load_indexed_task(datasets, name, entry, setting["max_rows"])
-        metric = get_metric(default_metric(task), task)
-        t0 = time.perf_counter()
-        kb = knowledge.open_knowledge(exclude_tasks=(name,))  # trained here, outside the response time
-        knowledge_s = time.perf_counter() - t0
-        if name in set(kb.frame["task"]):
-            raise RuntimeError(f"leave-one-dataset-out failed: '{name}' is still in the meta-dataset")
-        inputs = {**data_inputs(datasets, name, entry, setting["max_rows"], tmp), "families": [setting["family"]],
-                  "metric": metric.name, "exclude_tasks": [name]}
-        t0 = time.perf_counter()
-        out = recommend_graph.invoke(inputs, context=Context(llm=setting["llm"], seed=0, learn=False,
-                                                             n_candidates=max(setting["warm_start"], 5)))
-        response_s = time.perf_counter() - t0
-    evidence = out["evidence"]
-    cited = {s["task"] for s in evidence["similar_tasks"]} | set(out.get("known_tasks") or [])
-    if name in cited:
-        raise RuntimeError(f"leave-one-dataset-out failed: '{name}' appears in the evidence")
-    if evidence.get("ranked_by") == "portfolio":
-        raise RuntimeError("the recommendation came from a configuration matrix; last round's has none")
-    final = out["final"]
-    llm_counts = {k: float(v) for k, v in (out.get("llm") or {}).items()}
-    return {
-        "kind": "recommendation", "key": rec_key(name, setting), "dataset": name, **_task_info(task, metric),
-        "family": setting["family"], "llm": setting["llm"],
-        "final": {"family": final["family"], "params": final["params"], "source": final.get("source"),
-                  "justification": str(final.get("justification") or "")[:600],
-                  "judge_score": (final.get("judgement") or {}).get("score"), "rounds": final.get("rounds")},
-        "candidates": [{"params": c["params"], "shap": list(c.get("shap") or [])[:3],
-                        "predicted": c.get("predicted_score")} for c in evidence["candidates"]],
-        "similar_tasks": [s["task"] for s in evidence["similar_tasks"]], "ranked_by": evidence.get("ranked_by"),
-        "meta_rows": int(evidence.get("meta_dataset_rows") or len(kb.frame)), "held_out_rows": 0,
-        "response_s": response_s, "knowledge_s": knowledge_s, "llm_counts": llm_counts, "llm_load_s": llm_load_s,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-class ReplayedRecommendGraph:
-    """Stands in for ``graphs.recommend.graph`` inside the optimize graph's ``warm_start`` node:
-    answers with the recommendation computed once for the data set (leave-one-dataset-out),
-    so every seed's warm-started run starts from the same, held-out configurations and the
-    recommend graph's cost is measured once (``response_s``) rather than paid per seed."""
-
-    def __init__(self, rec: dict[str, Any]):
-        self.rec = rec
-
-    def invoke(self, inputs: dict[str, Any], context=None, **_: Any) -> dict[str, Any]:
-        if list(inputs.get("families") or []) != [self.rec["family"]]:
-            raise RuntimeError(f"replayed recommendation is for {self.rec['family']}, "
-                               f"asked for {inputs.get('families')}")
-        final = self.rec["final"]
-        return {"final": {"family": final["family"], "params": final["params"], "source": final["source"],
-                          "justification": final["justification"]},
-                "evidence": {"candidates": [{"params": c["params"], "shap": c["shap"]}
-                                            for c in self.rec["candidates"]]},
-                "llm": {}}  # its LLM time is counted once, in the recommendation's row
-
-
-@contextlib.contextmanager
-def replayed_recommendation(rec: dict[str, Any] | None) -> Iterator[None]:
-    """BENCHMARK DEVICE, not product behaviour: within this process only, the recommend graph
-    that ``graphs.optimize.warm_start`` imports is the replay of ``rec``; the node itself (how
-    many configurations, dedupe against tried ones, source 'meta') runs unchanged."""
-    if rec is None:
-        yield
-        return
-    import tunegraph.graphs.recommend as recommend_module
-
-    original = recommend_module.graph
-    recommend_module.graph = ReplayedRecommendGraph(rec)
-    try:
-        yield
-    finally:
-        recommend_module.graph = original
-
-
-# ---- one run -----------------------------------------------------------------------------------
 
 def run_job(datasets: str, name: str, entry: dict[str, Any], method: str, seed: int, setting: dict[str, Any],
             rec: dict[str, Any] | None, budget: int = 0, matrix: dict[str, Any] | None = None) -> dict[str, Any]:
     """One (data set, method, seed) run (of ``budget`` trials for a portfolio method, else of
     ``setting['trials']``); returns its JSON line. ``matrix``: the snapshot the portfolio methods read."""
-    _quiet()
-    from tunegraph.tools.trials.evaluation import default_metric, get_metric
-    from tunegraph.tools.meta.metabuild import load_indexed_task
-
+    quiet()
     matrix = matrix if uses_matrix(method) else None
     with isolated_home() as tmp, matrix_env(matrix["path"] if matrix else None, tmp):
-        load_before = _load_avg()
+        load_before = load_avg()
         if method in PLAIN_METHODS:
             out = run_plain(datasets, name, entry, method, seed, setting)
         elif method == "recommender":
             out = run_recommender(datasets, name, entry, seed, setting, rec)
         else:
             out = run_graph(datasets, name, entry, method, seed, setting, rec, tmp, budget, matrix)
-        task = load_indexed_task(datasets, name, entry, setting["max_rows"])
-        info = _task_info(task, get_metric(default_metric(task), task))
+        info = task_info(*indexed_task(datasets, name, entry, setting["max_rows"]))
     out["graph_s"] = out["wall_s"] - out["objective_s"] - out.get("llm_latency_s", 0.0)  # plain Optuna: its loop
     return {"kind": "run", "key": run_key(name, method, seed, setting, budget), "dataset": name, "method": method,
             "seed": seed, "budget": budget or None, "setting": setting, **info, **out,
             "matrix": {k: v for k, v in matrix.items() if k not in ("path", "neighbors")} if matrix else None,
-            "load_avg": [load_before, _load_avg()], "pid": os.getpid(),
+            "load_avg": [load_before, load_avg()], "pid": os.getpid(),
             "jobs": int(os.environ.get("TUNEGRAPH_COMPARE_JOBS", "1")),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "date": datetime.now(UTC).isoformat(timespec="seconds")}
 
-
-def run_plain(datasets: str, name: str, entry: dict[str, Any], method: str, seed: int,
-              setting: dict[str, Any]) -> dict[str, Any]:
-    """Plain Optuna: ask, cross-validate, tell; nothing of TuneGraph but the objective (and, across
-    families, its search space, sampled define-by-run)."""
-    import optuna
-
-    from tunegraph.tools.ml.cash import AUTO, cash_space
-    from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
-    from tunegraph.tools.meta.metabuild import load_indexed_task
-    from tunegraph.tools.ml.models import get_family
-
-    kind, across = PLAIN_METHODS[method]
-    start = time.perf_counter()
-    task = load_indexed_task(datasets, name, entry, setting["max_rows"])
-    metric = get_metric(default_metric(task), task)
-    if across:
-        family_name, space, distributions = AUTO, cash_space(task.task_type), None
-    else:
-        family = get_family(setting["family"], task.task_type)
-        family_name, space, distributions = family.name, None, family.search_space(task.task_type).to_optuna()
-    # TPE draws its 10 start-up trials with a RandomSampler of its own seed: random search gets another
-    # seed, or its first 10 trials would be TPE's, and the two runs the same sample up to budget 10
-    sampler = (optuna.samplers.TPESampler(seed=seed) if kind == "tpe"
-               else optuna.samplers.RandomSampler(seed=RANDOM_SEED_OFFSET + seed))
-    study = optuna.create_study(direction=metric.direction, sampler=sampler)
-    setup_s = time.perf_counter() - start
-    values, cv_wall, t_end, families = [], [], [], []
-    for _ in range(setting["trials"]):
-        if across:
-            trial = study.ask()
-            params = space.suggest(trial)
-        else:
-            trial = study.ask(distributions)
-            params = trial.params
-        result = cross_validate_config(task, family_name, params, metric.name, folds=setting["folds"], seed=seed)
-        if result.ok:
-            study.tell(trial, result.mean)
-        else:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        values.append(result.mean if result.ok else None)
-        cv_wall.append(result.wall_time)
-        t_end.append(time.perf_counter() - start)
-        families.append(params.get("family", family_name) if across else family_name)
-    wall = time.perf_counter() - start
-    return {"values": values, "sources": [kind] * len(values), "cv_wall_s": cv_wall, "t_end_s": t_end,
-            "wall_s": wall, "setup_s": setup_s, "objective_s": float(sum(cv_wall)), "llm_calls": 0,
-            "llm_latency_s": 0.0, "families": families}
-
-
-def run_recommender(datasets: str, name: str, entry: dict[str, Any], seed: int, setting: dict[str, Any],
-                    rec: dict[str, Any]) -> dict[str, Any]:
-    """Zero trials: the recommendation's score under this seed's folds (the protocol of every run)."""
-    from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
-    from tunegraph.tools.meta.metabuild import load_indexed_task
-
-    task = load_indexed_task(datasets, name, entry, setting["max_rows"])
-    metric = get_metric(default_metric(task), task)
-    result = cross_validate_config(task, rec["final"]["family"], rec["final"]["params"], metric.name,
-                                   folds=setting["folds"], seed=seed)
-    counts = rec.get("llm_counts") or {}
-    return {"values": [result.mean if result.ok else None], "sources": ["meta"], "cv_wall_s": [result.wall_time],
-            "t_end_s": [rec["response_s"]], "wall_s": rec["response_s"], "setup_s": rec.get("knowledge_s", 0.0),
-            "objective_s": 0.0, "llm_calls": int(counts.get("calls", 0)),
-            "llm_latency_s": float(counts.get("latency_s", 0.0)), "params": rec["final"]["params"]}
-
-
-def nested_neighbors(matrix: dict[str, Any], metadataset: str | Path, names: list[str],
-                     cache: Path) -> dict[str, int]:
-    """Per held-out data set, the portfolio's task weighting (``Context.portfolio_neighbors``) that an
-    inner leave-one-out on the other data sets picks (``zero_shot_portfolio.inner_choice``, best of the
-    first 5 members). The shipped setting was chosen on all data sets, the held-out one included, so
-    using it here would leak. Cached in ``cache`` per matrix version (37 data sets: about a minute)."""
-    from tunegraph.tools.meta import metadataset as meta
-    from tunegraph.tools.meta.config_matrix import load_matrix
-    from tunegraph.tools.meta.portfolio import SETTINGS
-
-    from benchmarks.zero_shot_portfolio import inner_choice
-
-    known = json.loads(cache.read_text()) if cache.is_file() else {}
-    chosen = known.get(matrix["sha256"], {})
-    missing = [n for n in names if n not in chosen]
-    if missing:
-        cells = load_matrix(Path(matrix["path"]))
-        frame = meta.load(Path(metadataset))
-        for name in missing:
-            own = cells[cells.task == name]
-            if own.empty:  # a data set the matrix lacks: its portfolio is empty anyway
-                chosen[name] = -1
-                continue
-            best, _ = inner_choice(cells, frame, name, own.task_type.iloc[0], SETTINGS)
-            chosen[name] = best.n_neighbors
-        known[matrix["sha256"]] = chosen
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
-    return {n: int(chosen[n]) for n in names}
-
-
-def nested_cache(results: Path) -> Path:
-    return results.with_name(results.stem + "_nested_settings.json")
-
-
-def graph_context(method: str, seed: int, setting: dict[str, Any], storage: str, trials: int,
-                  neighbors: int = -1):
-    """The optimize graph's Context for ``method``: its sampler, LLM, portfolio and warm start;
-    ``neighbors``: the portfolio's task weighting chosen without the held-out data set."""
-    from tunegraph.graphs.context import Context
-
-    spec = GRAPH_METHODS[method]
-    extra: dict[str, Any] = {}
-    if spec.sampler == "llm_tpe" and not spec.adaptive and "adaptive_share" in {f.name for f in fields(Context)}:
-        extra["adaptive_share"] = False  # last round's methods: a fixed coin of p_llm
-    if "space_box" in {f.name for f in fields(Context)}:
-        extra["space_box"] = spec.space_box  # explicit: each method keeps its space whatever the product's default
-    return Context(llm=setting["llm"] if spec.uses_llm else "none", sampler=spec.sampler, p_llm=setting["p_llm"],
-                   trials=trials, patience=0, time_budget=0.0, seed=seed, folds=setting["folds"],
-                   warm_start=setting["warm_start"] if method in WARM_METHODS else 0,
-                   portfolio=-1 if method in PER_BUDGET else 0, portfolio_neighbors=neighbors, learn=False,
-                   storage=storage, **extra)
-
-
-def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed: int, setting: dict[str, Any],
-              rec: dict[str, Any] | None, workdir: Path, budget: int = 0,
-              matrix: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The optimize graph as the CLI runs it (SQLite storage and checkpoints), patience off, no learning."""
-    from optuna.trial import TrialState
-
-    from tunegraph.graphs.optimize import builder
-    from tunegraph.tools.ml.cash import AUTO
-    from tunegraph.tools.trials.runs import forget_runs, open_checkpoints, open_run
-
-    spec = GRAPH_METHODS[method]
-    warm = method in WARM_METHODS
-    if warm and rec is None:
-        raise RuntimeError(f"no recommendation for {name}: run it first")
-    study_name = f"compare-{uuid.uuid4().hex[:12]}"  # tools.trials.runs caches runs by (name, storage)
-    storage = f"sqlite:///{workdir / 'studies.db'}"
-    neighbors = int(((matrix or {}).get("neighbors") or {}).get(name, -1))
-    context = graph_context(method, seed, setting, storage, budget or setting["trials"], neighbors)
-    _preload_llm(context.llm)
-    inputs = {**data_inputs(datasets, name, entry, setting["max_rows"], workdir),
-              "model": AUTO if spec.across else setting["family"], "study_name": study_name, "exclude_tasks": [name]}
-    config = {"configurable": {"thread_id": study_name}, "recursion_limit": 100_000}
-    ended: dict[int, float] = {}
-    start = time.perf_counter()
-    setup_s = None
-    with replayed_recommendation(rec if warm else None), \
-            open_checkpoints(workdir / "checkpoints.db") as saver:
-        graph = builder.compile(checkpointer=saver)
-        for update in graph.stream(inputs, config, context=context, stream_mode="updates"):
-            if setup_s is None and "initialize" in update:
-                setup_s = time.perf_counter() - start
-            result = (update.get("evaluate") or {}).get("last_result")
-            if result and result.get("number") is not None:
-                ended[int(result["number"])] = time.perf_counter() - start
-        wall = time.perf_counter() - start
-        final = graph.get_state(config).values
-    run = open_run(inputs, storage=storage)
-    trials = [t for t in run.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
-              if not t.user_attrs.get("abandoned")]
-    trials.sort(key=lambda t: t.number)
-    portfolio = [str(t.user_attrs.get("reasoning", "")) for t in trials if t.user_attrs.get("source") == "portfolio"]
-    if any(f"best:{name} " in why for why in portfolio):
-        raise RuntimeError(f"leave-one-dataset-out failed: a portfolio member is '{name}''s own best configuration")
-    counts = final.get("llm") or {}
-    out = {"values": [float(t.value) if t.state == TrialState.COMPLETE else None for t in trials],
-           "sources": [t.user_attrs.get("source", "?") for t in trials],
-           "families": [t.params.get("family", inputs["model"]) for t in trials],
-           "cv_wall_s": [float(t.user_attrs.get("cv_wall_s", 0.0)) for t in trials],
-           "t_end_s": [ended.get(t.number) for t in trials], "wall_s": wall, "setup_s": setup_s or 0.0,
-           "objective_s": float(sum(t.user_attrs.get("cv_wall_s", 0.0) for t in trials)),
-           "llm_calls": int(counts.get("calls", 0)), "llm_latency_s": float(counts.get("latency_s", 0.0)),
-           "llm_invalid": int(counts.get("invalid", 0)), "llm_fallbacks": int(counts.get("fallbacks", 0)),
-           "llm_errors": int(counts.get("errors", 0)), "stop_reason": final.get("stop_reason"),
-           "warm_start_notes": final.get("warm_start_notes") or [], "portfolio_reasons": portfolio,
-           "context": {"model": inputs["model"], "sampler": context.sampler, "llm": context.llm,
-                       "portfolio": context.portfolio, "portfolio_neighbors": context.portfolio_neighbors,
-                       "warm_start": context.warm_start, "trials": context.trials,
-                       "adaptive_share": getattr(context, "adaptive_share", None),
-                       "space_box": getattr(context, "space_box", False),
-                       "exclude_tasks": inputs["exclude_tasks"]}}
-    if warm:  # the recommendation was made once; a real warm-started run pays for it: charge it here
-        rc = rec.get("llm_counts") or {}
-        out.update(recommend_s=rec["response_s"], recommend_llm_s=float(rc.get("latency_s", 0.0)),
-                   recommend_llm_calls=int(rc.get("calls", 0)))
-    for engine_owner in (run.study._storage, getattr(run.study._storage, "_backend", None)):
-        engine = getattr(engine_owner, "engine", None)
-        if engine is not None:
-            with contextlib.suppress(Exception):
-                engine.dispose()
-    forget_runs()
-    return out
-
-
-# ---- driver ------------------------------------------------------------------------------------
 
 def _guard(fn, *args) -> dict[str, Any]:
     """Run a job; a failure comes back as a row-like dict with the traceback, not an exception."""
@@ -646,6 +226,8 @@ def _guard(fn, *args) -> dict[str, Any]:
     except Exception as exc:  # one job's failure is reported, the others go on
         return {"kind": "error", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-3000:]}
 
+
+# ---- what to run -------------------------------------------------------------------------------
 
 def choose_datasets(args, index: dict[str, dict[str, Any]]) -> list[str]:
     if args.only:
@@ -703,12 +285,11 @@ def plan(args, names: list[str], rows: list[dict[str, Any]],
     return recs, runs
 
 
-def log(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {message}", flush=True)
-
+# ---- the driver --------------------------------------------------------------------------------
 
 def execute(args) -> Path:
-    """Run what is missing of the configured benchmark, appending to the results file."""
+    """Run what is missing of the configured benchmark, appending to the results' working file; once
+    nothing is left to do, compress the results (``common.results.archive``)."""
     results = Path(args.results)
     index, names, llm_names = selection(args)
     setting = setting_of(args)
@@ -719,8 +300,16 @@ def execute(args) -> Path:
     if any(m in SUBSET for m in args.methods):
         log(f"{', '.join(m for m in args.methods if m in SUBSET)} on: {', '.join(llm_names) or 'none'}")
     log(f"to do: {len(recs)} recommendations, {len(runs)} runs; results: {results}")
-    if not recs and not runs:
-        return results
+    if recs or runs:
+        _run_missing(args, results, index, setting, recs, runs, rows, names)
+        recs, runs = plan(args, names, read_rows(results), llm_names)
+    if not recs and not runs and working_path(results).is_file():
+        log(f"finished: results compressed into {archive(results)}")
+    return results
+
+
+def _run_missing(args, results: Path, index: dict[str, Any], setting: dict[str, Any], recs: list[str],
+                 runs: list[Run], rows: list[dict[str, Any]], names: list[str]) -> None:
     env = {"TUNEGRAPH_METADATASET": str(Path(args.metadataset).resolve()), "TUNEGRAPH_COMPARE_JOBS": str(args.jobs)}
     if args.jobs > 1:  # one thread per worker: they share a small machine (read by the spawned processes)
         env.update({var: os.environ.get(var, "1") for var in THREAD_VARS})
@@ -740,7 +329,6 @@ def execute(args) -> Path:
                     "the report says which runs read which")
         with environment(env):
             _execute(args, results, index, setting, recs, runs, matrix)
-    return results
 
 
 @contextlib.contextmanager
@@ -796,11 +384,10 @@ def _execute(args, results: Path, index: dict[str, Any], setting: dict[str, Any]
                 log(f"{what}: failed: {row['error']}\n{row['traceback']}")
                 continue
             append_row(results, row)
-            best = _best(row["values"], row["direction"])
             elapsed = time.perf_counter() - started
-            log(f"[{done}/{len(todo)}] {what}: best {best:.5g} in {row['wall_s']:.1f} s "
-                f"(objective {row['objective_s']:.1f} s, LLM {row.get('llm_latency_s', 0):.1f} s / "
-                f"{row.get('llm_calls', 0)} calls); ETA {elapsed / done * (len(todo) - done) / 60:.0f} min")
+            log(f"[{done}/{len(todo)}] {what}: best {best(row['values'], row['direction'], math.nan):.5g} in "
+                f"{row['wall_s']:.1f} s (objective {row['objective_s']:.1f} s, LLM {row.get('llm_latency_s', 0):.1f} s"
+                f" / {row.get('llm_calls', 0)} calls); ETA {elapsed / done * (len(todo) - done) / 60:.0f} min")
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
@@ -827,13 +414,6 @@ class _Lazy:
 
 def _completed(futures: dict, pool) -> Iterator:
     return as_completed(futures) if pool else iter(futures)
-
-
-def _best(values: list[float | None], direction: str) -> float:
-    ok = [v for v in values if v is not None]
-    if not ok:
-        return float("nan")
-    return max(ok) if direction == "maximize" else min(ok)
 
 
 # ---- the plan without running it (--dry-run) ---------------------------------------------------
@@ -863,8 +443,6 @@ def fit_times(matrix: Path | None, metadataset: Path) -> tuple[Any, float]:
 def fold_seconds(table, name: str, family: str, task_type: str) -> float:
     """Seconds per fold of ``family`` ('auto': the mean over the searched families) on ``name``; a
     family the table lacks for the data set counts at its median over the data sets."""
-    import math
-
     from tunegraph.tools.ml.cash import AUTO, CASH_FAMILIES
 
     families = CASH_FAMILIES[task_type] if family == AUTO else (family,)
@@ -946,7 +524,7 @@ def dry_run(args) -> dict[str, Any]:
         print(f"  left out: {n}" + (f" ({PORTFOLIO_LEFT_OUT[n]})" if n in PORTFOLIO_LEFT_OUT else ""))
     if any(m in SUBSET for m in args.methods):
         print(f"  {', '.join(m for m in args.methods if m in SUBSET)} on {len(llm_names)}: {', '.join(llm_names)}")
-    print(f"  matrix: " + (f"{matrix['source']} ({matrix['cells']} cells, {matrix['tasks']} data sets; the "
+    print("  matrix: " + (f"{matrix['source']} ({matrix['cells']} cells, {matrix['tasks']} data sets; the "
                             f"meta-dataset's fit times x {scale:.2f} where it has none)" if matrix else "none"))
     print(f"{'method':30} {'runs':>6} {'trials':>8} {'to do':>6} {'est. h':>8} {'of it LLM h':>12}")
     for m, c in per_method.items():
@@ -1006,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--p-llm", type=float, default=0.5,
                    help="LLM share in llm_tpe (default: 0.5; the adaptive share's starting point)")
     p.add_argument("--max-rows", type=int, default=5000, help="subsample larger data sets (default: 5000)")
-    p.add_argument("--metadataset", default=str(ROOT / "data" / "metadataset.parquet"),
+    p.add_argument("--metadataset", default=str(SHIPPED_METADATASET),
                    help="base meta-dataset (default: the shipped one); each data set is held out of it in turn")
     p.add_argument("--matrix", default=None,
                    help="configuration matrix of the portfolio methods, copied at each start (default: "
@@ -1016,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default: 2)")
     p.add_argument("--results", default=None,
                    help="JSON-lines results, resumable (default: benchmarks/results/compare.jsonl; the portfolio "
-                        "suite's compare_portfolio.jsonl)")
+                        "suite's compare_portfolio.jsonl); compressed into FILE.gz when finished, and read from it")
     p.add_argument("--report", default=None, help="Markdown report (default: the results path with .md)")
     p.add_argument("--smoke", action="store_true",
                    help="CI configuration: the 2 smallest data sets, 2 seeds, 3 folds, knn, no embedded-LLM method; "
@@ -1040,7 +618,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.methods = [m for m in suite["methods"] if m not in SMOKE_SKIPS]
     args.methods = list(args.methods or suite["methods"])
     args.budgets = sorted(set(args.budgets or suite["budgets"]))
-    args.results = args.results or str(suite["results"])
+    args.results = str(working_path(args.results or suite["results"]))  # NAME.jsonl: its .gz is read too
     args.matrix = args.matrix or str(default_matrix(args.metadataset))
     if min(args.budgets) < 1 or args.seeds < 1 or args.jobs < 1:
         parser.error("--budgets, --seeds and --jobs must be at least 1")
@@ -1055,8 +633,6 @@ def main(argv: list[str] | None = None) -> int:
     results = Path(args.results)
     if not args.report_only:
         execute(args)
-    from benchmarks.compare_report import write_report
-
     index, names, llm_names = selection(args)
     report = Path(args.report) if args.report else results.with_suffix(".md")
     summary = write_report(read_rows(results), setting_of(args), args.budgets, report, methods=args.methods,

@@ -24,8 +24,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args()
-    from tunegraph.tools.trials.evaluation import cross_validate_config
     from tunegraph.tools.ml.tasks import load_task
+    from tunegraph.tools.trials.evaluation import cross_validate_config
 
     iris = load_task(dataset="iris")
     cross_validate_config(iris, "xgboost", {}, folds=5)  # this process's imports, so they are not counted below

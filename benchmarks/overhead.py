@@ -43,9 +43,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -53,9 +50,10 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere, installed or not
@@ -63,100 +61,19 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere, installed or not
 
 import optuna  # noqa: E402
 
-from tunegraph.tools.trials.evaluation import EvalResult, cross_validate_config, get_metric  # noqa: E402
+from benchmarks.common.graph_runs import graph_objective  # noqa: E402
+from benchmarks.common.machine import load_avg, machine_info, machine_line  # noqa: E402
+from benchmarks.common.optuna_loops import dispose, make_instant, suggest  # noqa: E402
+from benchmarks.common.stats import mean_std  # noqa: E402
 from tunegraph.tools.ml.models import get_family  # noqa: E402
 from tunegraph.tools.ml.tasks import load_task  # noqa: E402
+from tunegraph.tools.trials.evaluation import EvalResult, cross_validate_config, get_metric  # noqa: E402
 
 Evaluate = Callable[..., EvalResult]  # cross_validate_config's signature
 N_STARTUP_TRIALS = 10  # Context's default: TPE's random start-up trials, the same for both loops
 
 
-# ---- machine -----------------------------------------------------------------------------------
-
-def machine_info() -> dict[str, Any]:
-    cpu_model = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    versions = {}
-    for name in ("optuna", "langgraph", "langgraph-checkpoint-sqlite", "xgboost", "scikit-learn", "llama-cpp-python"):
-        with contextlib.suppress(Exception):
-            from importlib.metadata import version
-
-            versions[name] = version(name)
-    return {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-            "cpu_model": cpu_model or platform.processor() or "unknown", "python": platform.python_version(),
-            "platform": platform.platform(), "versions": versions}
-
-
-def machine_line(m: dict[str, Any]) -> str:
-    return (f"{m['cpu_count']} CPUs ({m['cpu_model']}, {m['processor']}), Python {m['python']}, {m['platform']}; "
-            + ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items()))
-
-
-# ---- objectives --------------------------------------------------------------------------------
-
-def make_instant(distributions: dict[str, optuna.distributions.BaseDistribution], direction: str) -> Evaluate:
-    """A stand-in for ``cross_validate_config`` that costs microseconds: a quadratic of the
-    parameters normalized to [0, 1] (log scale where the space is logarithmic)."""
-
-    def unit(dist, value) -> float:
-        if isinstance(dist, optuna.distributions.CategoricalDistribution):
-            return dist.to_internal_repr(value) / max(1, len(dist.choices) - 1)
-        low, high, value = float(dist.low), float(dist.high), float(value)
-        if dist.log:
-            low, high, value = math.log(low), math.log(high), math.log(value)
-        return 0.0 if high == low else (value - low) / (high - low)
-
-    def instant(task, family, config, metric=None, folds=5, seed=0, time_limit=None, isolate=False,
-                on_fold=None) -> EvalResult:  # on_fold: the pruner's per-fold report, unused here
-        start = time.perf_counter()
-        loss = sum((unit(d, config[k]) - 0.3) ** 2 for k, d in distributions.items()) / max(1, len(distributions))
-        value = 1.0 - loss if direction == "maximize" else loss
-        wall = time.perf_counter() - start
-        instant.times.append(wall)  # the Evaluator rounds cv_wall_s to 0.1 ms: keep the exact times here
-        return EvalResult("ok", value, 0.0, [value], 0.0, wall)
-
-    instant.times = []
-    return instant
-
-
-@contextlib.contextmanager
-def graph_objective(evaluate: Evaluate):
-    """BENCHMARK DEVICE, not product behaviour: within this process only, the Evaluator agent's
-    ``cross_validate_config`` is swapped for ``evaluate`` (the instant objective), so the graph
-    runs exactly its normal nodes, storage and checkpoints around a near-free objective."""
-    import tunegraph.agents.evaluator as evaluator_module
-
-    original = evaluator_module.cross_validate_config
-    evaluator_module.cross_validate_config = evaluate
-    try:
-        yield
-    finally:
-        evaluator_module.cross_validate_config = original
-
-
-def _suggest(trial: optuna.Trial, name: str, dist: optuna.distributions.BaseDistribution):
-    if isinstance(dist, optuna.distributions.FloatDistribution):
-        return trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
-    if isinstance(dist, optuna.distributions.IntDistribution):
-        return trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
-    return trial.suggest_categorical(name, dist.choices)
-
-
 # ---- the two loops -----------------------------------------------------------------------------
-
-def _dispose(study: optuna.Study) -> None:
-    """Close the study's SQLite connections before its temp dir goes (best effort)."""
-    storage = study._storage
-    for obj in (storage, getattr(storage, "_backend", None)):
-        engine = getattr(obj, "engine", None)
-        if engine is not None:
-            with contextlib.suppress(Exception):
-                engine.dispose()
-
 
 def run_plain(args, n_trials: int, seed: int, workdir: Path, evaluate: Evaluate) -> dict[str, Any]:
     start = time.perf_counter()
@@ -172,7 +89,7 @@ def run_plain(args, n_trials: int, seed: int, workdir: Path, evaluate: Evaluate)
     objective_times: list[float] = []
 
     def objective(trial: optuna.Trial) -> float:
-        params = {name: _suggest(trial, name, dist) for name, dist in distributions.items()}
+        params = {name: suggest(trial, name, dist) for name, dist in distributions.items()}
         result = evaluate(task, family.name, params, metric.name, folds=args.folds, seed=seed)
         objective_times.append(result.wall_time)
         return result.mean if result.ok else float("nan")  # NaN: Optuna records a failed trial
@@ -183,7 +100,7 @@ def run_plain(args, n_trials: int, seed: int, workdir: Path, evaluate: Evaluate)
     out = _measures(wall, setup, objective_times, len(trials))
     out.update(best_value=study.best_value if any(t.state.name == "COMPLETE" for t in trials) else None,
                n_failed=sum(t.state.name != "COMPLETE" for t in trials))
-    _dispose(study)
+    dispose(study)
     return out
 
 
@@ -191,7 +108,7 @@ def run_graph(args, n_trials: int, seed: int, workdir: Path, llm: str, sampler: 
               evaluate: Evaluate) -> dict[str, Any]:
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from tunegraph.graphs.context import Context
+    from tunegraph.context import Context
     from tunegraph.graphs.optimize import builder
     from tunegraph.tools.trials.runs import forget_runs, open_checkpoints, open_run
 
@@ -233,7 +150,7 @@ def run_graph(args, n_trials: int, seed: int, workdir: Path, llm: str, sampler: 
     if calls:
         out["llm_s_per_call"] = latency / calls
         out["overhead_excl_llm_per_trial_ms"] = 1000 * (wall - out["objective_s"] - latency) / max(1, len(trials))
-    _dispose(run.study)
+    dispose(run.study)
     forget_runs()
     return out
 
@@ -299,13 +216,13 @@ def run_benchmark(args) -> dict[str, Any]:
     if args.objective == "instant":
         evaluate = make_instant(family.search_space(task.task_type).to_optuna(), metric.direction)
     plan = variants(args)
-    load_start = _load()
+    load_start = load_avg()
     report: dict[str, Any] = {
         "settings": {"dataset": args.dataset, "model": family.name, "metric": metric.name, "objective": args.objective,
                      "trials": args.trials, "repeats": args.repeats, "llm": args.llm, "folds": args.folds,
                      "seed": args.seed, "warmup_trials": args.warmup_trials, "memory_saver": args.memory_saver,
                      "tmpdir": _where(args.tmpdir)},
-        "machine": machine_info(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "raw": {name: [] for name, _ in plan},
     }
     if args.llm == "embedded":
@@ -332,14 +249,8 @@ def run_benchmark(args) -> dict[str, Any]:
                 _log(f"repeat {rep + 1}/{args.repeats} {name}: wall {result['wall_s']:.2f} s, objective "
                      f"{result['objective_s']:.2f} s, overhead {result['overhead_per_trial_ms']:.1f} ms/trial")
     report["summary"] = summarize(report["raw"])
-    report["load_avg"] = {"start": load_start, "end": _load()}
+    report["load_avg"] = {"start": load_start, "end": load_avg()}
     return report
-
-
-def _load() -> list[float] | None:
-    with contextlib.suppress(OSError, AttributeError):
-        return [round(x, 2) for x in os.getloadavg()]
-    return None
 
 
 KEYS = ("n_trials", "wall_s", "objective_s", "setup_s", "objective_median_ms", "overhead_per_trial_ms",
@@ -347,15 +258,10 @@ KEYS = ("n_trials", "wall_s", "objective_s", "setup_s", "objective_median_ms", "
         "overhead_excl_llm_per_trial_ms")
 
 
-def _stats(values: list[float]) -> dict[str, float]:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values)}
-
-
 def summarize(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for name, runs in raw.items():
-        summary[name] = {k: _stats([r[k] for r in runs]) for k in KEYS
+        summary[name] = {k: mean_std([r[k] for r in runs]) for k in KEYS
                          if runs and all(r.get(k) is not None for r in runs)}
         if not any(r.get("llm_calls") for r in runs):
             summary[name].pop("llm_calls", None)
@@ -365,7 +271,7 @@ def summarize(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             diffs = [r["overhead_per_trial_ms"] - plain[r["repeat"]]["overhead_per_trial_ms"]
                      for r in runs if r["repeat"] in plain]
             if diffs:
-                summary[name]["added_over_plain_per_trial_ms"] = _stats(diffs)
+                summary[name]["added_over_plain_per_trial_ms"] = mean_std(diffs)
     return summary
 
 

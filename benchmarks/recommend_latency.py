@@ -40,7 +40,7 @@ def first_call(dataset: str) -> dict[str, float]:
 
 
 def warm_calls(dataset: str, repeats: int) -> list[float]:
-    from tunegraph.graphs.context import Context
+    from tunegraph.context import Context
     from tunegraph.graphs.recommend import graph
 
     graph.invoke({"dataset": dataset}, context=Context(llm="none"))

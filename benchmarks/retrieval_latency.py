@@ -33,9 +33,10 @@ import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere, installed or not
@@ -45,6 +46,7 @@ import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmarks.common.machine import cpu_model, load_avg  # noqa: E402
 from tunegraph.tools.meta import metadataset, retrieval  # noqa: E402
 from tunegraph.tools.meta.retrieval import ExperimentTextIndex, TaskIndex  # noqa: E402
 from tunegraph.tools.ml.tasks import META_FEATURE_NAMES  # noqa: E402
@@ -277,20 +279,19 @@ def main(argv: list[str] | None = None) -> int:
     for threads in (None, 1):
         faiss.omp_set_num_threads(threads or default_faiss)
         torch.set_num_threads(threads or default_torch)
-        load_start = [round(x, 2) for x in os.getloadavg()]
+        load_start = load_avg()
         rows = measure(built, args.queries, args.seed, threads)
         passes.append({"threads": "default" if threads is None else threads, "load_start": load_start,
-                       "load_end": [round(x, 2) for x in os.getloadavg()]})
+                       "load_end": load_avg()})
         task_rows += rows["task"]
         text_rows += rows["text"]
     faiss.omp_set_num_threads(default_faiss)
     torch.set_num_threads(default_torch)
     task_rows.sort(key=lambda r: (r["entries"], r["threads"] != "default"))
     text_rows.sort(key=lambda r: (r["entries"], r["threads"] != "default"))
-    cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.lower().startswith("model name")), platform.machine())
-    report = {"queries": args.queries, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model, "python": platform.python_version(),
+    report = {"queries": args.queries, "date": datetime.now(UTC).isoformat(timespec="seconds"),
+              "machine": {"cpus": os.cpu_count(), "cpu_model": cpu_model(platform.machine()),
+                          "python": platform.python_version(),
                           "faiss": faiss.__version__, "faiss_threads": default_faiss,
                           "sentence_transformers": sentence_transformers.__version__, "torch": torch.__version__,
                           "torch_threads": default_torch},

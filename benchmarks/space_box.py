@@ -45,6 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.common.paths import RESULTS, SHIPPED_METADATASET  # noqa: E402
+from benchmarks.common.results import write_rows  # noqa: E402
+
 N_NEAREST = 5  # the portfolio's shipped neighbourhood, fixed before this study
 
 
@@ -148,13 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     from tunegraph.tools.meta import metadataset
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--metadataset", default=str(ROOT / "data" / "metadataset.parquet"))
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "space_box.md"))
+    p.add_argument("--metadataset", default=str(SHIPPED_METADATASET))
+    p.add_argument("--out", default=str(RESULTS / "space_box.md"))
     args = p.parse_args(argv)
     rows = study(metadataset.load(Path(args.metadataset)))
     text = report(rows)
     Path(args.out).write_text(text)
-    Path(args.out).with_suffix(".jsonl").write_text("".join(json.dumps(r, default=float) + "\n" for r in rows))
+    write_rows(Path(args.out).with_suffix(".jsonl"), rows)  # the rows, compressed: space_box.jsonl.gz
     print(text)
     return 0
 

@@ -34,20 +34,22 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.overhead import _load, _suggest, machine_info, machine_line, make_instant  # noqa: E402
+from benchmarks.common.graph_runs import graph_objective  # noqa: E402
+from benchmarks.common.machine import load_avg, machine_info, machine_line  # noqa: E402
+from benchmarks.common.optuna_loops import make_instant, suggest  # noqa: E402
 
 
 def _space(dataset: str, model: str):
-    from tunegraph.tools.trials.evaluation import get_metric
     from tunegraph.tools.ml.models import get_family
     from tunegraph.tools.ml.tasks import load_task
+    from tunegraph.tools.trials.evaluation import get_metric
 
     task = load_task(dataset=dataset)
     family = get_family(model, task.task_type)
@@ -76,7 +78,7 @@ def worker_optuna(args) -> None:
                               sampler=optuna.samplers.TPESampler(seed=args.index))
 
     def objective(trial):
-        params = {name: _suggest(trial, name, dist) for name, dist in distributions.items()}
+        params = {name: suggest(trial, name, dist) for name, dist in distributions.items()}
         return instant(None, None, params).mean
 
     _wait_for(Path(args.go), Path(args.ready))
@@ -84,19 +86,19 @@ def worker_optuna(args) -> None:
 
 
 def worker_graph(args) -> None:
+    """``tunegraph optimize`` in this process (``python -m tunegraph``, the CLI as installed), around the
+    instant objective."""
+    import runpy
     import warnings
-
-    import tunegraph.agents.evaluator as evaluator_module
-    from tunegraph.graphs.cli import main
 
     warnings.simplefilter("ignore")
     _, _, metric, distributions = _space(args.dataset, args.model)
-    evaluator_module.cross_validate_config = make_instant(distributions, metric.direction)  # benchmark device
-    _wait_for(Path(args.go), Path(args.ready))
-    code = main(["optimize", "--dataset", args.dataset, "--model", args.model, "--llm", "none", "--sampler", "tpe",
-                 "--trials", str(args.n), "--storage", args.storage, "--study", args.study,
-                 "--worker", f"w{args.index}", "--no-learn", "--quiet"])
-    sys.exit(code)
+    with graph_objective(make_instant(distributions, metric.direction)):
+        _wait_for(Path(args.go), Path(args.ready))
+        sys.argv = ["tunegraph", "optimize", "--dataset", args.dataset, "--model", args.model, "--llm", "none",
+                    "--sampler", "tpe", "--trials", str(args.n), "--storage", args.storage, "--study", args.study,
+                    "--worker", f"w{args.index}", "--no-learn", "--quiet"]
+        runpy.run_module("tunegraph", run_name="__main__")  # exits with the command's status
 
 
 # ---- the parent ------------------------------------------------------------------------------
@@ -145,8 +147,8 @@ def run_benchmark(args) -> dict:
         storages["postgresql"] = args.postgres
     report = {"settings": {"dataset": args.dataset, "model": args.model, "trials": args.trials,
                            "repeats": args.repeats, "workers": args.workers},
-              "machine": machine_info(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "load_avg": {"start": _load()}, "raw": []}
+              "machine": machine_info(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
+              "load_avg": {"start": load_avg()}, "raw": []}
     with tempfile.TemporaryDirectory(prefix="tunegraph-throughput-") as tmp:
         tmp = Path(tmp)
         for rep in range(args.repeats):
@@ -160,7 +162,7 @@ def run_benchmark(args) -> dict:
                         print(f"repeat {rep + 1}/{args.repeats} {backend} {mode} x{workers}: "
                               f"{result['trials_per_s']:.1f} trials/s ({result['trials']} trials in "
                               f"{result['span_s']:.2f} s; wall {result['wall_s']:.1f} s)", file=sys.stderr, flush=True)
-    report["load_avg"]["end"] = _load()
+    report["load_avg"]["end"] = load_avg()
     return report
 
 

@@ -10,7 +10,9 @@ For each data set of a folder with index.json (default ../shared/datasets):
    the recommended family's library defaults, and Optuna TPE after 10 and 30 trials of that
    family (a real study, seed 0), whose wall time is the reference for the response time.
 
-Results go to a JSON-lines file (one line per data set and LLM: resumable) and a Markdown report.
+Results go to a JSON-lines file (one line per data set and LLM: resumable; compressed into
+``zero_shot.jsonl.gz`` when every data set is done, see ``benchmarks/common/results.py``) and a
+Markdown report.
 
     python benchmarks/zero_shot.py [--llm none embedded] [--only wine_uci glass] [--jobs 2]
     python benchmarks/zero_shot.py --portfolio [--matrix FILE] [--no-tpe]   # greedy portfolios, see that module
@@ -19,53 +21,39 @@ Results go to a JSON-lines file (one line per data set and LLM: resumable) and a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def relative_gap(value: float, reference: float, direction: str) -> float:
-    """How far ``value`` falls short of ``reference``, as a fraction of |reference| (<= 0: as good or better)."""
-    gap = (reference - value) if direction == "maximize" else (value - reference)
-    return gap / max(abs(reference), 1e-12)
+from benchmarks.common.data import indexed_task, shipped_metadataset, worst_known, write_task  # noqa: E402
+from benchmarks.common.machine import quiet  # noqa: E402
+from benchmarks.common.optuna_loops import tpe_study  # noqa: E402
+from benchmarks.common.paths import DEFAULT_DATASETS, RESULTS  # noqa: E402
+from benchmarks.common.results import append_rows, archive, read_rows, working_path  # noqa: E402
+from benchmarks.common.stats import best, normalized_regret, relative_gap  # noqa: E402
 
 
 def run_one(datasets: str, name: str, llms: list[str], folds: int, max_rows: int,
             known_tpe: dict[str, dict] | None = None) -> list[dict]:
     """The rows of one data set; ``known_tpe`` (family -> TPE baseline of an earlier row) skips re-running TPE."""
-    import optuna
-    import torch
-
-    from tunegraph.graphs.context import Context
+    from tunegraph.context import Context
     from tunegraph.graphs.recommend import graph
-    from tunegraph.tools.meta import knowledge, metadataset
-    from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
-    from tunegraph.tools.meta.metabuild import load_indexed_task, read_index
-    from tunegraph.tools.ml.models import get_family
+    from tunegraph.tools.meta import knowledge
+    from tunegraph.tools.trials.evaluation import cross_validate_config
 
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    entry = read_index(datasets)[name]
-    task = load_indexed_task(datasets, name, entry, max_rows)
-    metric = get_metric(default_metric(task), task)
-    frame = metadataset.load(metadataset.shipped_path())
+    quiet()
+    task, metric = indexed_task(datasets, name, max_rows=max_rows)
+    frame = shipped_metadataset()
     own = frame[frame.task == name]
     best_known = own.score_mean.max() if metric.direction == "maximize" else own.score_mean.min()
     # the data file is re-read by the graph: give it the same rows as the build did
-    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"zs-{os.getpid()}-{name}.parquet"
-    task.X.assign(**{task.target: task.y if task.task_type == "regression" else [task.classes[i] for i in task.y]}
-                  ).to_parquet(tmp)
+    tmp = write_task(task, Path(os.environ.get("TMPDIR", "/tmp")) / f"zs-{os.getpid()}-{name}.parquet")
     rows = []
     tpe_cache: dict[str, dict] = dict(known_tpe or {})  # seed 0: the same study gives the same values
     for llm in llms:
@@ -79,14 +67,10 @@ def run_one(datasets: str, name: str, llms: list[str], folds: int, max_rows: int
         defaults = own[(own.family == final["family"]) & (own.source == "default")]
         default_score = float(defaults.score_mean.iloc[0]) if len(defaults) else float("nan")
         if final["family"] not in tpe_cache:
-            fam = get_family(final["family"], task.task_type)
-            study = optuna.create_study(direction=metric.direction, sampler=optuna.samplers.TPESampler(seed=0))
             t0 = time.perf_counter()
-            study.optimize(lambda t: _objective(t, task, fam, metric.name, folds), n_trials=30)
-            values = [t.value for t in study.trials]
-            pick = max if metric.direction == "maximize" else min
-            tpe_cache[final["family"]] = {"tpe10": pick(v for v in values[:10] if v is not None),
-                                          "tpe30": pick(v for v in values if v is not None),
+            values = [t.value for t in tpe_study(task, final["family"], metric, folds, n_trials=30, seed=0).trials]
+            tpe_cache[final["family"]] = {"tpe10": best(values[:10], metric.direction),
+                                          "tpe30": best(values, metric.direction),
                                           "tpe30_wall_s": time.perf_counter() - t0}
         tpe = tpe_cache[final["family"]]
         attempts = out["attempts"]
@@ -102,27 +86,12 @@ def run_one(datasets: str, name: str, llms: list[str], folds: int, max_rows: int
     return rows
 
 
-def _objective(trial, task, family, metric, folds):
-    from tunegraph.tools.trials.evaluation import cross_validate_config
-
-    params = {}
-    for name, dist in family.search_space(task.task_type).to_optuna().items():
-        if hasattr(dist, "choices"):
-            params[name] = trial.suggest_categorical(name, dist.choices)
-        elif dist.__class__.__name__ == "IntDistribution":
-            params[name] = trial.suggest_int(name, dist.low, dist.high, log=dist.log)
-        else:
-            params[name] = trial.suggest_float(name, dist.low, dist.high, log=dist.log)
-    result = cross_validate_config(task, family.name, params, metric, folds=folds, seed=0)
-    return result.mean if result.ok else float("nan")  # Optuna records NaN as a failed trial
-
-
 def report(rows: list[dict], out: Path) -> str:
     import numpy as np
     import pandas as pd
 
     df = pd.DataFrame(rows)
-    worst = _worst_known()
+    worst = worst_known(shipped_metadataset())
     lines = ["# Zero-shot recommendation, leave-one-dataset-out", "",
              f"Machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, Python "
              f"{platform.python_version()}. One run per data set and LLM (seed 0); CV: 5 folds, up to 5,000 rows.", ""]
@@ -165,21 +134,6 @@ def report(rows: list[dict], out: Path) -> str:
     return text
 
 
-def normalized_regret(value: float, best: float, worst: float, direction: str) -> float:
-    span = (best - worst) if direction == "maximize" else (worst - best)
-    return relative_gap(value, best, direction) * abs(best) / span if span > 0 else 0.0
-
-
-def _worst_known() -> dict[str, float]:
-    from tunegraph.tools.meta import metadataset
-
-    frame = metadataset.load(metadataset.shipped_path())
-    worst = {}
-    for task, g in frame.groupby("task"):
-        worst[task] = float(g.score_mean.min() if g.direction.iloc[0] == "maximize" else g.score_mean.max())
-    return worst
-
-
 def _rescore(g) -> str:
     multi = [r.judge_scores for r in g.itertuples() if len(r.judge_scores) > 1]
     if not multi:
@@ -190,7 +144,7 @@ def _rescore(g) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    parser.add_argument("--datasets", default=str(DEFAULT_DATASETS))
     parser.add_argument("--llm", nargs="+", default=["none"])
     parser.add_argument("--only", nargs="+")
     parser.add_argument("--jobs", type=int, default=1)
@@ -215,14 +169,15 @@ def main() -> None:
     from tunegraph.tools.meta.metabuild import read_index
 
     names = args.only or sorted(read_index(args.datasets))
-    results = Path(args.results)
-    earlier = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    results = working_path(args.results)
+    earlier = read_rows(results)
     done = {(r["dataset"], r["llm"]) for r in earlier}
     tpe_of: dict[str, dict[str, dict]] = {}
-    for r in [json.loads(line) for f in args.baselines for line in Path(f).read_text().splitlines()] + earlier:
+    for r in [row for f in args.baselines for row in read_rows(f)] + earlier:
         tpe_of.setdefault(r["dataset"], {})[r["family"]] = {k: r[k] for k in ("tpe10", "tpe30", "tpe30_wall_s")}
     todo = [n for n in names if any((n, llm) not in done for llm in args.llm)]
     print(f"{len(todo)} data sets to run ({len(names) - len(todo)} done)", flush=True)
+    failed = 0
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(run_one, args.datasets, n, [l for l in args.llm if (n, l) not in done], args.folds,
                                args.max_rows, tpe_of.get(n)): n for n in todo}
@@ -231,15 +186,15 @@ def main() -> None:
                 rows = future.result()
             except Exception as exc:  # one data set's failure is reported, the others go on
                 print(f"{futures[future]}: failed: {exc}", flush=True)
+                failed += 1
                 continue
-            with results.open("a") as fh:
-                for row in rows:
-                    fh.write(json.dumps(row, default=float) + "\n")
+            append_rows(results, rows)
             print(f"{futures[future]}: " + ", ".join(f"{r['llm']}: {r['family']} {r['recommended']:.4g} "
                                                       f"(best {r['best_known']:.4g})" for r in rows), flush=True)
-    rows = [json.loads(line) for line in results.read_text().splitlines()] if results.exists() else []
+    if not failed:  # every data set and LLM done: compress the results (benchmarks/common/results.py)
+        archive(results)
+    rows = read_rows(results)
     print(report(rows, results.with_suffix(".md")))
-
 
 if __name__ == "__main__":
     main()

@@ -21,28 +21,27 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks.common.data import indexed_task, shipped_metadataset  # noqa: E402
+from benchmarks.common.machine import quiet  # noqa: E402
+from benchmarks.common.paths import DEFAULT_DATASETS, RESULTS  # noqa: E402
+from benchmarks.common.results import append_row, archive, read_rows, working_path  # noqa: E402
+from benchmarks.common.stats import normalized_regret, relative_gap  # noqa: E402
+
 POLICIES = ("P0_current", "P1_trusted_k3", "P1_trusted_k8", "P2_pen0.03_k8", "P2_pen0.1_k8", "P3_defaults_only")
 
 
 def run_one(datasets: str, name: str) -> dict:
-    import torch
-
-    from tunegraph.tools.meta import knowledge, metadataset
-    from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
-    from tunegraph.tools.meta.metabuild import load_indexed_task, read_index
+    from tunegraph.tools.meta import knowledge
     from tunegraph.tools.ml.models import families_for
+    from tunegraph.tools.trials.evaluation import cross_validate_config
 
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    frame = metadataset.load(metadataset.shipped_path())
-    task = load_indexed_task(datasets, name, read_index(datasets)[name], 5000)
-    metric = get_metric(default_metric(task), task)
+    quiet()
+    frame = shipped_metadataset()
+    task, metric = indexed_task(datasets, name)
     own = frame[frame.task == name]
     kn = knowledge.open_knowledge(exclude_tasks=(name,), frame=frame)
     mf, families = task.meta_features(), families_for(task.task_type)
@@ -80,8 +79,6 @@ def run_one(datasets: str, name: str) -> dict:
 def report(rows: list[dict]) -> str:
     import numpy as np
 
-    from benchmarks.zero_shot import normalized_regret, relative_gap
-
     lines = ["# Zero-shot pick policies, leave-one-dataset-out (`benchmarks/zero_shot_policies.py`)", "",
              f"{len(rows)} data sets, one run each (deterministic: seed 0). Normalized regret: 0 = best known "
              "configuration of the data set, 1 = worst known.", "",
@@ -100,25 +97,22 @@ def report(rows: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=str(Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+    parser.add_argument("--datasets", default=str(DEFAULT_DATASETS))
     parser.add_argument("--only", nargs="+")
     parser.add_argument("--results", default=str(RESULTS / "zero_shot_policies.jsonl"))
     args = parser.parse_args()
     from tunegraph.tools.meta.metabuild import read_index
 
-    results = Path(args.results)
-    done = {json.loads(line)["dataset"] for line in results.read_text().splitlines()} if results.exists() else set()
+    results = working_path(args.results)
+    done = {r["dataset"] for r in read_rows(results)}
     for name in [n for n in (args.only or sorted(read_index(args.datasets))) if n not in done]:
         start = time.perf_counter()
-        row = run_one(args.datasets, name)
-        with results.open("a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        append_row(results, run_one(args.datasets, name))
         print(f"{name}: {time.perf_counter() - start:.1f} s", flush=True)
-    rows = [json.loads(line) for line in results.read_text().splitlines()]
-    text = report(rows)
+    archive(results)  # every data set done: compress the results (benchmarks/common/results.py)
+    text = report(read_rows(results))
     results.with_suffix(".md").write_text(text)
     print(text)
-
 
 if __name__ == "__main__":
     main()

@@ -17,15 +17,22 @@ For each held-out data set t of the matrix:
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from benchmarks.common.data import indexed_task, shipped_metadataset
+from benchmarks.common.machine import quiet
+from benchmarks.common.optuna_loops import tpe_study
+from benchmarks.common.portfolio import inner_choice, matrix_meta_features
+from benchmarks.common.results import append_row, archive, read_rows, write_rows
+from benchmarks.common.stats import best as best_of
+from benchmarks.common.stats import bounded_regret as regret
+from benchmarks.common.stats import wilcoxon_less
 
 KS = (1, 3, 5, 10)
 TPE_SEEDS = (0, 1, 2)
@@ -43,46 +50,6 @@ def scale_of(frame: pd.DataFrame, matrix: pd.DataFrame) -> dict[str, tuple[float
     return out
 
 
-def regret(value: float, best: float, worst: float, direction: str) -> float:
-    """As zero_shot.normalized_regret, with a missing score as the worst (1) and a best score of 0 allowed
-    (normalized_regret divides by |best| and multiplies it back: 0 there)."""
-    span = abs(best - worst)
-    if value is None or not np.isfinite(value):
-        return 1.0
-    gap = (best - value) if direction == "maximize" else (value - best)
-    return float(gap / span) if span > 0 else 0.0
-
-
-def inner_choice(matrix: pd.DataFrame, frame: pd.DataFrame, held_out: str, task_type: str, settings, k: int = 5):
-    """The setting with the lowest mean best-of-first-k regret over the inner leave-one-out (t excluded)."""
-    from tunegraph.tools.meta.portfolio import regret_table, task_portfolio
-    from tunegraph.tools.meta.retrieval import TaskIndex
-
-    outer = frame[frame.task != held_out]
-    index = TaskIndex.build(outer)
-    tasks = sorted(set(matrix.loc[(matrix.task_type == task_type) & (matrix.task != held_out), "task"]))
-    table = regret_table(matrix[matrix.task.isin(tasks)])
-    mf = {t: _meta_features(matrix, t) for t in tasks}
-    scores = {}
-    for setting in settings:
-        losses = []
-        for u in tasks:
-            distances = {s.task: s.distance for s in index.similar(mf[u], k=len(index), task_type=task_type, exclude=[u])}
-            members = task_portfolio(matrix, task_type, k=k, distances=distances, setting=setting,
-                                     exclude_tasks=(held_out, u))
-            if members:  # a partial matrix may leave no other task of the type
-                losses.append(float(np.nanmin(table.loc[u, [m.config_id for m in members]].to_numpy())))
-        scores[setting] = float(np.mean(losses)) if losses else 1.0
-    return min(settings, key=lambda s: (scores[s], s.n_neighbors)), scores
-
-
-def _meta_features(matrix: pd.DataFrame, task: str) -> dict[str, float]:
-    from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
-
-    row = matrix[matrix.task == task].iloc[0]
-    return {k: float(row[f"mf_{k}"]) for k in META_FEATURE_NAMES}
-
-
 def portfolio_rows(matrix: pd.DataFrame, frame: pd.DataFrame) -> list[dict]:
     from tunegraph.tools.meta.portfolio import SETTINGS, task_portfolio
     from tunegraph.tools.meta.retrieval import TaskIndex
@@ -95,7 +62,7 @@ def portfolio_rows(matrix: pd.DataFrame, frame: pd.DataFrame) -> list[dict]:
         best, worst, direction = scale[t]
         setting, inner = inner_choice(matrix, frame, t, task_type, SETTINGS)
         index = TaskIndex.build(frame[frame.task != t])
-        distances = {s.task: s.distance for s in index.similar(_meta_features(matrix, t), k=len(index),
+        distances = {s.task: s.distance for s in index.similar(matrix_meta_features(matrix, t), k=len(index),
                                                                 task_type=task_type)}
         members = task_portfolio(matrix, task_type, k=max(KS), distances=distances, setting=setting, exclude_tasks=(t,))
         if not members:
@@ -118,42 +85,26 @@ def portfolio_rows(matrix: pd.DataFrame, frame: pd.DataFrame) -> list[dict]:
 
 def tpe_curve(datasets: str, name: str, family: str, seed: int, n_trials: int = max(KS)) -> list[float | None]:
     """Scores of an Optuna TPE study as it ships (``TPESampler(seed=seed)``) on one family, trial by trial."""
-    import optuna
-    import torch
-
-    from benchmarks.zero_shot import _objective
-    from tunegraph.tools.trials.evaluation import default_metric, get_metric
-    from tunegraph.tools.meta.metabuild import load_indexed_task, read_index
-    from tunegraph.tools.ml.models import get_family
-
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    task = load_indexed_task(datasets, name, read_index(datasets)[name], 5000)
-    metric = get_metric(default_metric(task), task)
-    study = optuna.create_study(direction=metric.direction, sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(lambda tr: _objective(tr, task, get_family(family, task.task_type), metric.name, 5),
-                   n_trials=n_trials)
+    quiet()
+    task, metric = indexed_task(datasets, name)
+    study = tpe_study(task, family, metric, folds=5, n_trials=n_trials, seed=seed)
     return [t.value if t.value is not None and np.isfinite(t.value) else None for t in study.trials]
 
 
 def run(datasets: str, matrix_path: Path, results: Path, with_tpe: bool = True) -> str:
-    from tunegraph.tools.meta import metadataset
+    """The portfolios' rows (written whole to ``results``, compressed) and their report; the TPE curves
+    are cached in ``<results>_tpe.jsonl`` as they run, compressed once every one is there."""
     from tunegraph.tools.meta.config_matrix import load_matrix
 
     matrix = load_matrix(matrix_path)
-    frame = metadataset.load(metadataset.shipped_path())
+    frame = shipped_metadataset()
     complete = _complete_tasks(matrix)
     matrix = matrix[matrix.task.isin(complete)]
     start = time.perf_counter()
     rows = portfolio_rows(matrix, frame)
     portfolio_s = time.perf_counter() - start
     tpe_path = results.with_name(results.stem + "_tpe.jsonl")
-    curves = {}
-    if tpe_path.exists():
-        for line in tpe_path.read_text().splitlines():
-            r = json.loads(line)
-            curves[(r["dataset"], r["family"], r["seed"])] = r["values"]
+    curves = {(r["dataset"], r["family"], r["seed"]): r["values"] for r in read_rows(tpe_path)}
     if with_tpe:
         for row in rows:
             for seed in TPE_SEEDS:
@@ -162,18 +113,18 @@ def run(datasets: str, matrix_path: Path, results: Path, with_tpe: bool = True) 
                     continue
                 values = tpe_curve(datasets, row["dataset"], row["first_family"], seed)
                 curves[key] = values
-                with tpe_path.open("a") as fh:
-                    fh.write(json.dumps({"dataset": key[0], "family": key[1], "seed": seed, "values": values}) + "\n")
-                print(f"TPE {key}: best {_best(values, row['direction'])}", flush=True)
+                append_row(tpe_path, {"dataset": key[0], "family": key[1], "seed": seed, "values": values})
+                print(f"TPE {key}: best {best_of(values, row['direction'])}", flush=True)
+        archive(tpe_path)  # every curve is there
     pick = _meta_learner_picks(results.with_name("zero_shot.jsonl"))
     for row in rows:
         b, w, d = row["best"], row["worst"], row["direction"]
         for k in KS:
             seeds = [curves.get((row["dataset"], row["first_family"], s)) for s in TPE_SEEDS]
-            vals = [regret(_best(c[:k], d), b, w, d) for c in seeds if c]
+            vals = [regret(best_of(c[:k], d), b, w, d) for c in seeds if c]
             row[f"tpe_k{k}"] = float(np.mean(vals)) if vals else None
         row["meta_learner_pick"] = regret(pick.get(row["dataset"]), b, w, d) if row["dataset"] in pick else None
-    results.write_text("".join(json.dumps(r, default=float) + "\n" for r in rows))
+    write_rows(results, rows)
     return report(rows, results.with_suffix(".md"), portfolio_s, matrix)
 
 
@@ -190,27 +141,11 @@ def _complete_tasks(matrix: pd.DataFrame) -> list[str]:
     return complete
 
 
-def _best(values, direction):
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return None
-    return max(vals) if direction == "maximize" else min(vals)
-
-
 def _meta_learner_picks(path: Path) -> dict[str, float]:
-    if not path.exists():
-        return {}
-    out = {}
-    for line in path.read_text().splitlines():
-        r = json.loads(line)
-        if r["llm"] == "none" and r["status"] == "ok":
-            out[r["dataset"]] = r["recommended"]
-    return out
+    return {r["dataset"]: r["recommended"] for r in read_rows(path) if r["llm"] == "none" and r["status"] == "ok"}
 
 
 def report(rows: list[dict], out: Path, portfolio_s: float, matrix: pd.DataFrame) -> str:
-    from scipy.stats import wilcoxon
-
     df = pd.DataFrame(rows)
     n = len(df)
     lines = ["# Zero-shot portfolios, leave-one-dataset-out (`benchmarks/zero_shot.py --portfolio`)", "",
@@ -238,23 +173,23 @@ def report(rows: list[dict], out: Path, portfolio_s: float, matrix: pd.DataFrame
         if f"tpe_k{k}" in df and df[f"tpe_k{k}"].notna().sum() >= 6:
             paired = df[[f"portfolio_k{k}", f"tpe_k{k}"]].dropna()
             diff = paired[f"portfolio_k{k}"] - paired[f"tpe_k{k}"]
-            p = wilcoxon(diff, alternative="less").pvalue if (diff != 0).any() else 1.0
+            p = wilcoxon_less(diff)
             lines.append(f"- k = {k}: portfolio lower regret than TPE on {int((diff < 0).sum())}, higher on "
                          f"{int((diff > 0).sum())} of {len(diff)}; one-sided Wilcoxon signed-rank p = {p:.3g}")
     if "tpe_k10" in df and df["tpe_k10"].notna().sum() >= 6:  # the issue's k = 5 target: below 10 TPE trials
         paired = df[["portfolio_k5", "tpe_k10"]].dropna()
         diff = paired.portfolio_k5 - paired.tpe_k10
-        p = wilcoxon(diff, alternative="less").pvalue if (diff != 0).any() else 1.0
+        p = wilcoxon_less(diff)
         lines.append(f"- portfolio k = 5 against TPE after 10 trials: lower on {int((diff < 0).sum())}, higher on "
                      f"{int((diff > 0).sum())} of {len(diff)}; one-sided Wilcoxon p = {p:.3g}")
     mp = df[["portfolio_k1", "meta_learner_pick"]].dropna()
     if len(mp) >= 6:
         diff = mp.portfolio_k1 - mp.meta_learner_pick
-        p = wilcoxon(diff, alternative="less").pvalue if (diff != 0).any() else 1.0
+        p = wilcoxon_less(diff)
         lines.append(f"- k = 1 against today's meta-learner pick: lower on {int((diff < 0).sum())}, higher on "
                      f"{int((diff > 0).sum())}; one-sided Wilcoxon p = {p:.3g}")
     settings = df.setting.value_counts().to_dict()
-    lines += [f"- setting chosen by the inner leave-one-out: " + ", ".join(f"{k}: {v}" for k, v in settings.items()),
+    lines += ["- setting chosen by the inner leave-one-out: " + ", ".join(f"{k}: {v}" for k, v in settings.items()),
               f"- the {n} portfolios (with their inner loops) took {portfolio_s:.1f} s in all", "",
               "| data set | setting | first member | k=1 | k=3 | k=5 | k=10 | defaults | TPE 1 | TPE 5 | TPE 10 | meta-learner |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -3,7 +3,7 @@
     python examples/scripted_run.py --dataset wine --trials 15 --llm none
 
 The graphs are plain LangGraph graphs: invoke them with an input state and a run context
-(graphs.context.Context), or stream their updates.
+(tunegraph.context.Context), or stream their updates.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from tunegraph.graphs.context import Context
+from tunegraph.context import Context
 from tunegraph.graphs.optimize import graph as optimize_graph
 from tunegraph.graphs.recommend import graph as recommend_graph
 

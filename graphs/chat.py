@@ -25,10 +25,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from tunegraph.agents import chat
-from tunegraph.graphs.context import Context
+from tunegraph.context import Context
 from tunegraph.graphs.optimize import builder as optimize_builder
 from tunegraph.graphs.recommend import builder as recommend_builder
-from tunegraph.graphs.state import ChatInput, ChatState
+from tunegraph.state import ChatInput, ChatState
 
 
 def route_request(state: ChatState) -> str:

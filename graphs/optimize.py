@@ -5,7 +5,7 @@ Trials live in an Optuna study; the graph state only points at them, so a run ch
 with SQLite resumes by its thread id (the study name) without losing a finished trial.
 
 Example (scripted):
-    >>> from tunegraph.graphs.context import Context
+    >>> from tunegraph.context import Context
     >>> from tunegraph.graphs.optimize import builder
     >>> from langgraph.checkpoint.memory import InMemorySaver
     >>> graph = builder.compile(checkpointer=InMemorySaver())
@@ -16,23 +16,20 @@ Example (scripted):
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from tunegraph.agents import warm_start as warm
 from tunegraph.agents.evaluator import evaluate
 from tunegraph.agents.initializer import initialize
 from tunegraph.agents.memory import remember
 from tunegraph.agents.optimizer import choose_proposer, llm_propose, sample_propose
 from tunegraph.agents.summarizer import summarize
-from tunegraph.graphs.context import Context
-from tunegraph.graphs.state import OptimizeInput, OptimizeState
-from tunegraph.tools.meta.metadataset import MetaDatasetError
-from tunegraph.tools.meta.metalearner import MetaLearnerError
-from tunegraph.tools.ml.cash import join
-from tunegraph.tools.trials.runs import run_for
+from tunegraph.context import Context
+from tunegraph.graphs.recommend import graph as recommend_graph
+from tunegraph.state import OptimizeInput, OptimizeState
 
 
 def route_proposal(state: OptimizeState) -> str:
@@ -44,45 +41,8 @@ def route_after_summary(state: OptimizeState) -> str:
 
 
 def warm_start(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Enqueue the input's ``warm_configs``, then ask the recommend graph (a subgraph) for the
-    family's best configurations and enqueue the top K, all as the first trials with source 'meta'.
-    Skipped when there is nothing to enqueue or the study has them."""
-    k, given = runtime.context.warm_start, state.get("warm_configs") or []
-    run = run_for(state, runtime.context)
-    if (k <= 0 and not given) or any(t.user_attrs.get("source") == "meta" for t in run.study.trials):
-        return {}
-    tried = [t.params for t in run.study.trials]
-    added = []
-    for config in given:
-        if config["params"] not in tried and config["params"] not in added:
-            why = str(config.get("reasoning") or "given with the run")[:1000]
-            run.study.enqueue_trial(config["params"], user_attrs={"source": "meta", "reasoning": why})
-            added.append(config["params"])
-    notes = [f"{len(added)} configurations given with the run"] if given else []
-    if k <= 0:
-        return {"warm_start_notes": notes}
-    from tunegraph.graphs.recommend import graph as recommend_graph
-
-    inputs = {key: state[key] for key in ("dataset", "data_path", "target", "task_type") if state.get(key)}
-    across = run.bounds.conditional  # the search across families: any of them, as joint configurations
-    inputs.update(families=list(run.family.members) if across else [run.family.name], metric=run.metric.name)
-    try:
-        out = recommend_graph.invoke(inputs, context=replace(runtime.context, n_candidates=max(k, 5)))
-    except (MetaDatasetError, MetaLearnerError) as exc:
-        return {"warm_start_notes": [*notes, f"no warm start{' from the recommend graph' if notes else ''}: {exc}"]}
-    final = out["final"]
-    configs = [(join(final["family"], final["params"]) if across else final["params"], final["justification"])]
-    configs += [(join(c["family"], c["params"]) if across else c["params"], "; ".join(c["shap"][:3]))
-                for c in out["evidence"]["candidates"]]
-    n_given = len(added)
-    for params, why in configs:
-        if len(added) == n_given + k:
-            break
-        if params not in tried and params not in added:
-            run.study.enqueue_trial(params, user_attrs={"source": "meta", "reasoning": why[:1000]})
-            added.append(params)
-    return {"warm_start_notes": [*notes, f"{len(added) - n_given} configurations from the recommend graph "
-                                 f"({final['source']})"], "llm": out.get("llm") or {}}
+    """The warm-start agent's node, asking the recommend graph (a subgraph) for configurations."""
+    return warm.warm_start(state, runtime, recommend_graph)
 
 
 builder = StateGraph(OptimizeState, input_schema=OptimizeInput, context_schema=Context)

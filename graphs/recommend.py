@@ -4,7 +4,7 @@
 Zero-shot: no training trial is run unless ``evaluate`` asks to cross-validate the answer.
 
 Example (scripted):
-    >>> from tunegraph.graphs.context import Context
+    >>> from tunegraph.context import Context
     >>> from tunegraph.graphs.recommend import graph
     >>> out = graph.invoke({"dataset": "wine"}, context=Context(llm="none"))    # doctest: +SKIP
     >>> out["final"]["family"], out["final"]["params"]                         # doctest: +SKIP
@@ -21,8 +21,8 @@ from tunegraph.agents.evaluator import evaluate_recommendation
 from tunegraph.agents.judge import best_attempt, judge
 from tunegraph.agents.recommender import recommend
 from tunegraph.agents.retriever import retrieve
-from tunegraph.graphs.context import Context
-from tunegraph.graphs.state import RecommendInput, RecommendState
+from tunegraph.context import Context
+from tunegraph.state import RecommendInput, RecommendState
 
 
 def finalize(state: RecommendState) -> dict[str, Any]:

@@ -11,6 +11,9 @@ from functools import cache
 from importlib import resources
 from string import Template
 
+if __name__ != "tunegraph.prompts":  # from the repository root, "import prompts" would load a second copy of every module
+    raise ImportError("import tunegraph.prompts, not prompts: the repository's top-level folders are tunegraph's sub-packages")
+
 
 @cache
 def load(name: str) -> Template:

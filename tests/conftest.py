@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from tunegraph.tools.trials import runs
 from tunegraph.tools.ml.tasks import Task, load_task
+from tunegraph.tools.trials import runs
 
 
 @pytest.fixture(autouse=True)

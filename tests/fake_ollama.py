@@ -47,7 +47,7 @@ class FakeOllama:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def __enter__(self) -> "FakeOllama":
+    def __enter__(self) -> FakeOllama:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

@@ -113,7 +113,7 @@ class FaultyOllama:
                 self.send_header("Content-Type", "application/x-ndjson")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                for i, piece in enumerate(pieces):
+                for piece in pieces:
                     self._write_chunk(json.dumps(self._chunk(body, piece, done=False)) + "\n")
                     if mode == "stalled_stream":
                         outer.closed.wait(60)
@@ -171,7 +171,7 @@ class FaultyOllama:
         self.server.shutdown()
         self.server.server_close()
 
-    def __enter__(self) -> "FaultyOllama":
+    def __enter__(self) -> FaultyOllama:
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 

@@ -175,8 +175,8 @@ def test_choose_is_deterministic_given_the_rng():
 
 
 def test_the_setting_reaches_the_sampler_and_the_command_line(monkeypatch):
-    from tunegraph.graphs.cli import build_parser
-    from tunegraph.graphs.context import Context
+    from tunegraph.cli.parser import build_parser
+    from tunegraph.context import Context
     from tunegraph.tools.trials import runs
 
     assert Context().adaptive_share is True
@@ -194,7 +194,7 @@ def test_the_optimize_graph_lowers_the_share_of_an_llm_that_cannot_answer():
     from langgraph.checkpoint.memory import InMemorySaver
 
     from tests.helpers import scripted_llm
-    from tunegraph.graphs.context import Context
+    from tunegraph.context import Context
     from tunegraph.graphs.optimize import builder
     from tunegraph.tools.trials import runs
 

@@ -8,15 +8,15 @@ import optuna
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
 
+from tests.helpers import scripted_llm
 from tunegraph.agents.llm_ask import new_counts
 from tunegraph.agents.optimizer import adapt_space, make_proposer, propose_with_llm
 from tunegraph.agents.summarizer import HISTORY_CHARS, history_text, stop_reason
-from tunegraph.graphs.context import Context
-from tests.helpers import scripted_llm
+from tunegraph.context import Context
+from tunegraph.tools.ml.search_space import SearchSpace
 from tunegraph.tools.trials import runs
 from tunegraph.tools.trials.evaluation import cross_validate_config
 from tunegraph.tools.trials.sampler import LLMTPESampler
-from tunegraph.tools.ml.search_space import SearchSpace
 
 
 def many_trials(n: int) -> list:

@@ -8,10 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tunegraph.tools.llm.answers import (AnswerError, InitializerAnswer, OptimizerAnswer, config_schema, initializer_schema,
-                           optimizer_schema, parse_json_object)
+from tunegraph.tools.llm.answers import (
+    AnswerError,
+    InitializerAnswer,
+    OptimizerAnswer,
+    config_schema,
+    initializer_schema,
+    optimizer_schema,
+    parse_json_object,
+)
 from tunegraph.tools.ml.search_space import SearchSpace
-
 
 # --- parse_json_object ---------------------------------------------------------------------------
 

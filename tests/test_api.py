@@ -42,7 +42,7 @@ def test_bad_data_arguments_are_clear_errors():
         recommend(data=pd.DataFrame({"a": [1, 2]}))
 
 
-def test_recommend_returns_plain_results(use_shipped):
+def test_recommend_returns_plain_results(use_shipped):  # noqa: F811 - a fixture
     advice = recommend(dataset="wine", evaluate=True, folds=3)
     assert advice["source"] == "portfolio" and advice["family"] in {"knn", "logistic_regression"}
     assert advice["evaluation"]["status"] == "ok" and advice["judgement"]["passed"]

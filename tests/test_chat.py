@@ -7,16 +7,16 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from tunegraph.agents.chat_intent import parse_command, parse_rules, understand
-from tunegraph.agents import chat as chat_agent
-from tunegraph.graphs import chat as chat_graph
-from tunegraph.graphs.context import Context
 from tests.helpers import scripted_llm
-from tests.test_recommend import kb  # noqa: F401  (fixture: a small meta-dataset)
 from tests.test_metalearner import small_metadataset  # noqa: F401
+from tests.test_recommend import kb  # noqa: F401  (fixture: a small meta-dataset)
+from tunegraph.agents import chat as chat_agent
+from tunegraph.agents.chat_intent import parse_command, parse_rules, understand
+from tunegraph.context import Context
+from tunegraph.graphs import chat as chat_graph
+from tunegraph.tools.llm.answers import format_config
 from tunegraph.tools.meta import knowledge
 from tunegraph.tools.trials import runs
-from tunegraph.tools.llm.answers import format_config
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_confirmed_run_streams_trials_then_status_explain_and_continue(chat):
 def test_one_trial_numbering_in_streamed_lines_summary_status_and_explanation(chat):
     """Streamed lines count trials from 1; the summary, /status and "why?" name the same trial
     by the same number (Optuna's trial.number, from 0, stays internal)."""
-    from tunegraph.graphs.chat_cli import _show_event
+    from tunegraph.cli.chat import _show_event
 
     state, events = chat("/optimize iris --model knn --trials 6 --study numbered")
     trials = [c for mode, c in events if mode == "custom" and c["event"] == "trial" and c["number"]]

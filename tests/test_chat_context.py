@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tunegraph.agents.chat_context import (NoData, optimize_inputs, pick_run, recalled_note, remember, resolve_data,
-                                 warm_configs)
+from tunegraph.agents.chat_context import (
+    NoData,
+    optimize_inputs,
+    pick_run,
+    recalled_note,
+    remember,
+    resolve_data,
+    warm_configs,
+)
 
 WINE = {"data": {"dataset": "wine", "task_type": "classification"}, "model": "knn", "trials": 8}
 

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from tunegraph.graphs.cli import main
 from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
 from tests.test_recommend_portfolio import shipped, use_shipped  # noqa: F401  (fixtures: a real small matrix)
+from tunegraph.cli import main
 
 
 def run_cli(capsys, *args):
@@ -29,8 +29,9 @@ def test_optimize_without_llm_prints_the_result_and_writes_json(capsys, tmp_path
     assert result["best_value"] == max(t["value"] for t in result["trials"])
     assert result["trials_by_source"] == {"init": 1, "tpe": 3}
     best = next(t for t in result["trials"] if t["value"] == result["best_value"])
-    assert result["best_trial"] == best["number"]  # Optuna's number in the file, the 1-based one on screen
-    assert f"(trial {best['number'] + 1}, {best['source']})" in out
+    assert result["best_trial"] == best["number"]  # one numbering, from 1: in the file as on screen
+    assert f"(trial {best['number']}, {best['source']})" in out
+    assert [t["number"] for t in result["trials"]] == [1, 2, 3, 4]
 
 
 def test_csv_file_with_categoricals_and_missing_values(capsys, tmp_path):
@@ -76,7 +77,7 @@ def _run_to(capsys, out_file, args):
     (["--dataset", "iris", "--model", "ridge"], "does not do classification"),
     (["--data", "nowhere.csv", "--target", "y"], "data file not found"),
     (["--data", "x.csv"], "--data needs --target"),
-    (["--dataset", "iris", "--trials", "0"], "--trials must be at least 1"),
+    (["--dataset", "iris", "--trials", "0"], "--trials must be an integer >= 1"),
     (["--dataset", "iris", "--metric", "rmse"], "metric 'rmse' is for regression"),
     (["--dataset", "diabetes", "--metric", "roc_auc"], "choose one of: rmse, mae, r2"),
     (["--dataset", "iris", "--target", "colour"], "target column 'colour' not found; columns are:"),
@@ -142,7 +143,8 @@ def test_optimize_across_families_says_its_plan_the_winning_family_and_each_fami
                              "--study", "iris-auto", "--out", str(out_file))
     assert code == 0 and "plan" in err and "the family and its hyperparameters together" in err
     result = json.loads(out_file.read_text())
-    assert result["model"] == "auto" and result["best_family"] == result["best_params"]["family"]
+    assert result["model"] == "auto" and result["best_family"] == result["study_params"]["family"]
+    assert "family" not in result["best_params"] and not any("." in name for name in result["best_params"])
     per_family = result["best_per_family"]
     assert per_family[result["best_family"]]["value"] == result["best_value"]
     assert "best family" in out and "best per family" in out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tunegraph.graphs.cli import main
 from tests.test_metadataset import tiny_datasets  # noqa: F401  (fixture)
+from tunegraph.cli import main
 from tunegraph.tools.meta import metadataset
 
 

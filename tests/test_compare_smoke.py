@@ -16,10 +16,21 @@ import pytest
 from sklearn import datasets
 
 from benchmarks import compare
-from benchmarks.compare_report import ANCHOR, ANCHORS, LABELS, PER_BUDGET
+from benchmarks.common.methods import (
+    ANCHOR,
+    ANCHORS,
+    COMPARE_METHODS,
+    GRAPH_METHODS,
+    LABELS,
+    PER_BUDGET,
+    PORTFOLIO_METHODS,
+    WARM,
+    run_budgets,
+)
+from benchmarks.common.paths import SHIPPED_METADATASET as SHIPPED
+from benchmarks.common.report import across_datasets, proposals_by_source, summarize
+from benchmarks.common.results import archive_path, read_rows, working_path
 from tunegraph.tools.meta.portfolio import SETTINGS
-
-SHIPPED = Path(compare.ROOT) / "data" / "metadataset.parquet"
 
 
 def _friedman() -> pd.DataFrame:
@@ -73,30 +84,30 @@ def test_smoke_configuration_runs_and_reports(tiny_index: Path, tmp_path: Path):
     argv = ["--smoke", "--llm", "none", "--jobs", "1", "--datasets", str(tiny_index), "--results", str(results),
             "--metadataset", str(SHIPPED)]
     assert compare.main(argv) == 0
+    # finished: the rows were appended to the working file, then compressed into the archive
+    assert archive_path(results).is_file() and not working_path(results).exists()
 
-    rows = compare.read_rows(results)
+    rows = read_rows(results)
     args = compare.parse_args(argv)
     setting = compare.setting_of(args)
     runs = [r for r in rows if r["kind"] == "run"]
     recs = [r for r in rows if r["kind"] == "recommendation"]
     assert {r["dataset"] for r in recs} == {"iris_tiny", "diabetes_tiny"}
     assert all(r["held_out_rows"] == 0 and r["dataset"] not in r["similar_tasks"] for r in recs)
-    assert len(runs) == 2 * 2 * len(compare.COMPARE_METHODS)  # data sets x seeds x methods
+    assert len(runs) == 2 * 2 * len(COMPARE_METHODS)  # data sets x seeds x methods
     budget = compare.SMOKE["budgets"][0]
     for r in runs:
         assert r["setting"] == setting and r.get("stop_reason") in (None, f"trial budget of {budget} reached")
         assert len(r["values"]) == (1 if r["method"] == "recommender" else budget)
         assert r["wall_s"] >= r["objective_s"] >= 0
-    warm = [r for r in runs if r["method"] in compare.WARM_METHODS]
+    warm = [r for r in runs if r["method"] in WARM]
     assert len(warm) == 2 * 2 * 2 and all("meta" in r["sources"] for r in warm)  # the warm start node got it
     assert all("llm" not in r["sources"] for r in runs if r["method"] == "tunegraph_tpe_warm")
     # last round's: the Initializer's start (no portfolio), the meta-learner's recommendation (no matrix)
     assert all(r["context"]["portfolio"] == 0 and r["sources"][0] == "init" for r in runs if "context" in r)
     assert all(r["ranked_by"] != "portfolio" for r in recs)
 
-    from benchmarks.compare_report import summarize
-
-    summary = summarize(rows, setting, args.budgets, list(compare.COMPARE_METHODS))
+    summary = summarize(rows, setting, args.budgets, list(COMPARE_METHODS))
     assert summary["n_datasets"] == 2 and not summary["pending"]
     n_methods = len(summary["methods"])
     for m in summary["methods"]:
@@ -115,11 +126,9 @@ def test_smoke_configuration_runs_and_reports(tiny_index: Path, tmp_path: Path):
         assert math.isnan(across["p"]) or 0.0 <= across["p"] <= 1.0
 
     report = results.with_suffix(".md").read_text()
-    for m in compare.COMPARE_METHODS:
+    for m in COMPARE_METHODS:
         assert LABELS[m] in report
     assert "## Headline" in report and f"rank @{budget}" in report and "Mann-Whitney" in report
-    from benchmarks.compare_report import proposals_by_source
-
     by_source = {(r["method"], r["source"]): r for r in proposals_by_source(summary["runs"], start=0)}
     assert ("optuna_tpe", "tpe") in by_source and ("tunegraph_llm_tpe_warm", "meta") in by_source
     assert all(0.0 <= r["percentile"] <= 1.0 and 0.0 <= r["improved"] <= 1.0 for r in by_source.values())
@@ -130,7 +139,7 @@ def test_smoke_configuration_runs_and_reports(tiny_index: Path, tmp_path: Path):
 
     # resumable: a second start finds nothing to do and rewrites the same report
     assert compare.main(argv) == 0
-    assert len(compare.read_rows(results)) == len(rows)
+    assert len(read_rows(results)) == len(rows) and not working_path(results).exists()
     assert ANCHOR in summary["methods"]
 
 
@@ -143,18 +152,19 @@ def test_portfolio_suite_smoke_runs_per_budget_and_reports_both_anchors(tiny_ind
     argv = ["--suite", "portfolio", "--smoke", "--llm", "none", "--jobs", "1", "--datasets", str(tiny_index),
             "--results", str(results), "--metadataset", str(SHIPPED), "--matrix", str(tiny_matrix)]
     smoke = compare.parse_args(argv)  # the CI configuration: every method of the suite but the embedded-LLM one
-    assert smoke.methods == [m for m in compare.PORTFOLIO_METHODS if m != "tunegraph_llm_tpe_adaptive"]
+    assert smoke.methods == [m for m in PORTFOLIO_METHODS if m != "tunegraph_llm_tpe_adaptive"]
     assert smoke.budgets == [1, 2, 4] and smoke.results == str(results)
     # tunegraph_tpe_warm (last round's, portfolio off) runs in the test above: leave it out here for time
     argv += ["--methods", *(m for m in smoke.methods if m != "tunegraph_tpe_warm")]
     assert compare.main([*argv, "--dry-run"]) == 0  # the plan, before anything ran
     plan = capsys.readouterr().out
     args = compare.parse_args(argv)
-    n_runs = 2 * 2 * sum(len(compare.run_budgets(m, args.budgets)) for m in args.methods)
+    n_runs = 2 * 2 * sum(len(run_budgets(m, args.budgets)) for m in args.methods)
     assert f"total: {n_runs} runs ({n_runs} to do" in plan
     assert compare.main(argv) == 0
 
-    rows = compare.read_rows(results)
+    assert archive_path(results).is_file() and not working_path(results).exists()
+    rows = read_rows(results)
     setting = compare.setting_of(args)
     runs = [r for r in rows if r["kind"] == "run"]
     assert len(runs) == n_runs  # per data set and seed: one run per budget > 1 of the portfolio methods
@@ -168,8 +178,8 @@ def test_portfolio_suite_smoke_runs_per_budget_and_reports_both_anchors(tiny_ind
             assert r["sources"][:k] == ["portfolio"] * k and "portfolio" not in r["sources"][k:]
             assert r["matrix"]["tasks"] == len(TINY) and r["context"]["portfolio"] == -1
             assert r["context"]["exclude_tasks"] == [r["dataset"]] and r["context"]["llm"] == "none"
-            assert r["context"]["model"] == ("auto" if compare.GRAPH_METHODS[r["method"]].across else "knn")
-            assert r["context"]["space_box"] == compare.GRAPH_METHODS[r["method"]].space_box  # not the product's default
+            assert r["context"]["model"] == ("auto" if GRAPH_METHODS[r["method"]].across else "knn")
+            assert r["context"]["space_box"] == GRAPH_METHODS[r["method"]].space_box  # not the product's default
         else:
             assert r["budget"] is None and len(r["values"]) == 4 and r["matrix"] is None
         if r["method"] in ("optuna_tpe_cash", "optuna_random_cash", "tunegraph_default", "tunegraph_box"):
@@ -180,8 +190,6 @@ def test_portfolio_suite_smoke_runs_per_budget_and_reports_both_anchors(tiny_ind
     assert sorted(neighbors) == sorted({r["dataset"] for r in runs})
     assert set(neighbors.values()) <= {s.n_neighbors for s in SETTINGS}
     assert all(r["context"]["portfolio_neighbors"] == neighbors[r["dataset"]] for r in runs if r["method"] in PER_BUDGET)
-
-    from benchmarks.compare_report import summarize
 
     summary = summarize(rows, setting, args.budgets, args.methods)
     assert summary["n_datasets"] == 2 and not summary["pending"] and summary["anchors"] == list(ANCHORS)
@@ -212,19 +220,15 @@ def test_portfolio_suite_smoke_runs_per_budget_and_reports_both_anchors(tiny_ind
     for png in ("compare_portfolio_regret.png", "compare_portfolio_regret_datasets.png", "compare_portfolio_time.png"):
         assert (results.parent / png).stat().st_size > 1000
     assert compare.main(argv) == 0  # resumable: nothing left to do
-    assert len(compare.read_rows(results)) == len(rows)
+    assert len(read_rows(results)) == len(rows)
 
 
 def _per_dataset(diffs: list[float]) -> dict:
     """Per-data-set entries at budget 10: the anchor's regret 0.5, the method's 0.5 + diff."""
-    from benchmarks.compare_report import ANCHOR
-
     return {f"d{i}": {10: {ANCHOR: {"regret": 0.5}, "m": {"regret": 0.5 + d}}} for i, d in enumerate(diffs)}
 
 
 def test_across_datasets_tells_a_consistent_gain_from_a_mixed_one():
-    from benchmarks.compare_report import across_datasets
-
     always = across_datasets(_per_dataset([-0.05 - 0.01 * i for i in range(12)]), "m", 10)
     assert (always["better"], always["worse"]) == (12, 0) and always["p"] < 0.01 and always["mean_diff"] < 0
     mixed = across_datasets(_per_dataset([(-1) ** i * (0.05 + 0.01 * i) for i in range(12)]), "m", 10)

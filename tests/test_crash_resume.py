@@ -13,7 +13,7 @@ import optuna
 from tests.fault_log import record
 
 STORAGE = "sqlite:///.tunegraph/studies.db"
-COMMAND = [sys.executable, "-m", "tunegraph.graphs.cli", "optimize", "--dataset", "breast_cancer", "--model", "xgboost",
+COMMAND = [sys.executable, "-m", "tunegraph", "optimize", "--dataset", "breast_cancer", "--model", "xgboost",
            "--llm", "none", "--trials", "14", "--folds", "3", "--study", "crashy", "--quiet"]
 
 

@@ -11,7 +11,7 @@ from typing import TypedDict
 import pytest
 from langgraph.graph import END, START, StateGraph
 
-from tunegraph.graphs.ctrl_c import CtrlC
+from tunegraph.cli.ctrl_c import CtrlC
 
 COMPARE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
 

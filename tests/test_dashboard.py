@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tunegraph import optimize
-from tunegraph.graphs.cli import main
+from tunegraph.cli import main
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".test-artifacts"  # kept for a person to look at, not in git
 

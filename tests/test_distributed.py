@@ -43,7 +43,7 @@ def postgres():
 
 def start(storage: str, study: str, worker: str, trials: int, *, dataset: str = "iris", model: str = "knn",
           logs: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "tunegraph.graphs.cli", "optimize", "--dataset", dataset, "--model", model,
+    command = [sys.executable, "-m", "tunegraph", "optimize", "--dataset", dataset, "--model", model,
                "--llm", "none", "--trials", str(trials), "--folds", "2", "--storage", storage, "--study", study,
                "--worker", worker, "--no-learn"]
     env = {**os.environ, "TUNEGRAPH_HEARTBEAT_S": str(HEARTBEAT_S)}
@@ -190,12 +190,12 @@ def test_the_password_is_masked():
 
 
 def test_a_refused_connection_is_reported_without_the_password(capsys):
-    from tunegraph.graphs.cli import main
+    from tunegraph.cli import main
 
     code = main(["optimize", "--dataset", "iris", "--model", "knn", "--llm", "none", "--trials", "1",
                  "--storage", "postgresql://u:hunter2-secret@127.0.0.1:9/x", "--study", "refused", "--quiet"])
     err = capsys.readouterr().err
-    assert code == 2 and "cannot open storage postgresql://u:***@127.0.0.1:9/x" in err
+    assert code == 1 and "cannot open storage postgresql://u:***@127.0.0.1:9/x" in err  # the environment: exit 1
     assert "hunter2-secret" not in err
 
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tunegraph.graphs.cli import main
 from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
+from tunegraph.cli import main
 
 pytestmark = pytest.mark.llm
 
@@ -56,8 +56,8 @@ def test_chat_turns_with_the_embedded_llm():
     """Plain language the keyword rules cannot place goes to the real model; a command never does."""
     from langgraph.checkpoint.memory import InMemorySaver
 
+    from tunegraph.context import Context
     from tunegraph.graphs.chat import builder
-    from tunegraph.graphs.context import Context
 
     chat = builder.compile(checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "e2e-chat"}}

@@ -9,9 +9,16 @@ import pandas as pd
 import pytest
 from sklearn.model_selection import KFold, StratifiedKFold, cross_val_score
 
-from tunegraph.tools.trials.evaluation import METRICS, EvalResult, cross_validate_config, default_metric, get_metric, make_folds
 from tunegraph.tools.ml.models import FAMILIES, get_family
 from tunegraph.tools.ml.tasks import Task, TaskError, task_from_frame
+from tunegraph.tools.trials.evaluation import (
+    METRICS,
+    EvalResult,
+    cross_validate_config,
+    default_metric,
+    get_metric,
+    make_folds,
+)
 
 
 def defaults(family: str, task: Task) -> dict:

@@ -11,12 +11,12 @@ import optuna
 import pytest
 from sklearn.datasets import load_iris
 
-from tunegraph.graphs.cli import main
 from tests.fault_log import record
 from tests.fault_ollama import FaultyOllama
-from tunegraph.tools.trials import runs
+from tunegraph.cli import main
 from tunegraph.tools.ml.models import get_family
 from tunegraph.tools.ml.tasks import quote_name
+from tunegraph.tools.trials import runs
 
 TRIALS = 5  # one library-defaults trial from the Initializer, then 4 LLM turns (--sampler llm)
 BASE = ["optimize", "--model", "knn", "--llm", "ollama:fault", "--sampler", "llm", "--trials", str(TRIALS),

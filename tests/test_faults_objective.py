@@ -17,8 +17,8 @@ import optuna
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from tunegraph.graphs.cli import main
 from tests.fault_log import record
+from tunegraph.cli import main
 from tunegraph.tools.ml import models
 from tunegraph.tools.trials import runs
 
@@ -95,8 +95,8 @@ def test_failing_trials_are_recorded_and_the_study_goes_on(monkeypatch, capsys, 
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in healthy)
     assert result["n_failed"] == len(faulty) and f"{TRIALS} finished ({len(faulty)} failed)" in out
     assert {t["number"]: t.get("error") for t in result["trials"] if t["state"] == "FAIL"} == \
-        {t.number: t.user_attrs["error"] for t in faulty}  # the reason is in the result file too
-    assert result["best_trial"] in {t.number for t in healthy}  # scored by the healthy trials
+        {t.number + 1: t.user_attrs["error"] for t in faulty}  # the reason is in the result file too (from 1)
+    assert result["best_trial"] in {t.number + 1 for t in healthy}  # scored by the healthy trials
     survived = sum(1 for t in faulty if t.state == optuna.trial.TrialState.FAIL and t.user_attrs.get("error"))
     record("objective", {"raise": "raises", "nan": "returns NaN", "slow": "exceeds time limit",
                          "memory": "MemoryError"}[fault], len(faulty), survived if result["n_trials"] == TRIALS else 0,

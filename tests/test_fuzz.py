@@ -303,7 +303,7 @@ RUNS = Counter()
 def test_any_user_file_gives_a_result_or_says_why(tmp_path, capsys, case):
     """Through the whole CLI (file, graph, table): a result, or an error message; never a traceback, and a
     run whose trials all failed names the reason."""
-    from tunegraph.graphs.cli import main
+    from tunegraph.cli import main
 
     EXAMPLES["data frame (fuzzed)"] += 1
     frame, target = case

@@ -52,7 +52,7 @@ def test_a_dead_child_is_reported_and_replaced(runner):
 
 
 def test_the_child_dies_with_a_killed_parent(tmp_path):
-    script = ("import sys, time; sys.path.insert(0, %r)\n"
+    script = ("import sys, time; sys.path.insert(0, %r)\n"  # noqa: UP031
               "from tunegraph.tools.trials.isolation import shared_runner\n"
               "r = shared_runner(); r.call(abs, (1,), timeout=60); print(r.pid, flush=True)\n"
               "r.call(time.sleep, (3600,), timeout=3600)\n") % str(ROOT)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from tunegraph.tools.meta import metadataset
-from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
 from tunegraph.tools.meta.metalearner import MetaLearner, MetaLearnerError, leave_one_dataset_out, sample_config
 from tunegraph.tools.ml.models import get_family
 from tunegraph.tools.ml.tasks import load_task, task_from_frame
+from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
 
 
 @pytest.fixture(scope="module")

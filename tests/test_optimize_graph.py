@@ -8,9 +8,9 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from tunegraph.graphs.context import Context
-from tunegraph.graphs.optimize import builder
 from tests.helpers import scripted_llm
+from tunegraph.context import Context
+from tunegraph.graphs.optimize import builder
 from tunegraph.tools.trials import runs
 
 IRIS_KNN = {"dataset": "iris", "model": "knn", "study_name": "iris-knn"}

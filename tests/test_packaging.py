@@ -5,22 +5,34 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_source_package_is_in_the_wheel():
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    listed, mapping = set(config["packages"]), config["package-dir"]
-    found = set()
-    for name, folder in mapping.items():
+def test_every_source_package_is_found_for_the_wheel():
+    """setup.py discovers the sub-packages: every folder with an __init__.py is a tunegraph package."""
+    import importlib
+
+    setup = (ROOT / "setup.py").read_text()
+    folders = eval(setup[setup.index("FOLDERS = ") + len("FOLDERS = "):setup.index("}", setup.index("FOLDERS = ")) + 1])
+    assert {name.split(".")[0] for name in folders} == {"tunegraph"}
+    for name, folder in folders.items():
         for init in (ROOT / folder).rglob("__init__.py"):
-            rel = init.parent.relative_to(ROOT / folder)
-            found.add(".".join([name, *rel.parts]))
-    assert found == listed  # a new sub-package left out of pyproject.toml would be missing from the wheel
-    assert {p.split(".")[0] for p in listed} == {"tunegraph"}
+            dotted = ".".join([name, *init.parent.relative_to(ROOT / folder).parts])
+            assert importlib.import_module(dotted).__file__ == str(init)
+
+
+@pytest.mark.parametrize("name", ["tools", "agents", "graphs", "prompts", "data"])
+def test_a_folder_is_not_a_second_top_level_package(name):
+    """From the repository root (on sys.path in this session), ``import tools`` would load a second copy
+    of every module, with its own caches and singletons: it is refused, and nothing here imported it."""
+    out = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode != 0 and f"import tunegraph.{name}, not {name}" in out.stderr
+    assert name not in sys.modules
 
 
 def test_the_packaged_langgraph_json_is_the_repository_one():

@@ -7,13 +7,18 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.datasets import load_iris, load_diabetes
+from sklearn.datasets import load_diabetes, load_iris
 
 from tunegraph.tools.meta import config_matrix, metadataset
 from tunegraph.tools.meta.config_matrix import PoolConfig, build_pool, sobol_configs
+from tunegraph.tools.meta.portfolio import (
+    FAILED_REGRET,
+    greedy_portfolio,
+    regret_table,
+    similarity_weights,
+    task_portfolio,
+)
 from tunegraph.tools.ml.models import get_family
-from tunegraph.tools.meta.portfolio import (FAILED_REGRET, PortfolioSetting, greedy_portfolio, regret_table, similarity_weights,
-                             task_portfolio)
 from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
 
 

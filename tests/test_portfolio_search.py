@@ -8,17 +8,16 @@ import numpy as np
 import optuna
 import pytest
 
-from tunegraph.graphs.context import Context
+from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
+from tests.test_recommend_portfolio import shipped, use_shipped  # noqa: F401  (fixtures: a real small matrix)
+from tunegraph.context import Context
 from tunegraph.graphs.optimize import builder
-from tunegraph.tools.meta import knowledge
 from tunegraph.tools.meta.metadataset import records_from_study
 from tunegraph.tools.meta.portfolio import initial_design
 from tunegraph.tools.ml.cash import CASH_FAMILIES, best_per_family, cash_family, cash_space, join, split
 from tunegraph.tools.ml.models import get_family
 from tunegraph.tools.ml.search_space import SearchSpaceError
 from tunegraph.tools.trials.runs import open_run
-from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
-from tests.test_recommend_portfolio import shipped, use_shipped  # noqa: F401  (fixtures: a real small matrix)
 
 
 def optimize(inputs: dict, **context) -> tuple[dict, optuna.Study]:
@@ -169,7 +168,7 @@ def test_the_api_searches_across_families_by_default_and_says_which_won():
     from tunegraph import optimize as api_optimize
 
     result = api_optimize(dataset="iris", trials=4, folds=3, seed=1)
-    assert result["model"] == "auto" and result["best_family"] == result["best_params"]["family"]
+    assert result["model"] == "auto" and result["best_family"] == result["study_params"]["family"]
     best = result["best_per_family"]
     assert best[result["best_family"]]["value"] == result["best_value"]
     assert all(v["value"] <= result["best_value"] for v in best.values())

@@ -7,7 +7,7 @@ import json
 import optuna
 import pytest
 
-from tunegraph.graphs.cli import main
+from tunegraph.cli import main
 from tunegraph.tools.trials import runs
 
 

@@ -7,17 +7,17 @@ import json
 import pytest
 from langgraph.runtime import Runtime
 
+from tests.helpers import scripted_llm
+from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
 from tunegraph.agents.judge import best_attempt, deterministic_checks, judge
 from tunegraph.agents.recommender import meta_learner_recommendation, recommend
 from tunegraph.agents.retriever import gather_evidence
-from tunegraph.graphs.cli import main
-from tunegraph.graphs.context import Context
+from tunegraph.cli import main
+from tunegraph.context import Context
 from tunegraph.graphs.recommend import graph
-from tests.helpers import scripted_llm
-from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
 from tunegraph.tools.meta import knowledge, metadataset
-from tunegraph.tools.trials import runs
 from tunegraph.tools.ml.tasks import load_task
+from tunegraph.tools.trials import runs
 
 
 @pytest.fixture

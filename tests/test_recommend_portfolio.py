@@ -7,9 +7,9 @@ import json
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
-from tunegraph.graphs.context import Context
-from tunegraph.graphs.recommend import graph
 from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
+from tunegraph.context import Context
+from tunegraph.graphs.recommend import graph
 from tunegraph.tools.meta import config_matrix, knowledge, metadataset
 from tunegraph.tools.meta.metalearner import MetaLearner
 from tunegraph.tools.meta.portfolio import task_portfolio

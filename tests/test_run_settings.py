@@ -6,8 +6,8 @@ import optuna
 import pytest
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from tunegraph.graphs.cli import main
-from tunegraph.graphs.context import Context, ContextError, cli_default
+from tunegraph.cli import main
+from tunegraph.context import Context, ContextError, cli_default
 from tunegraph.graphs.optimize import builder
 from tunegraph.tools.meta import metadataset
 from tunegraph.tools.trials import runs

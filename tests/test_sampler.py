@@ -58,7 +58,7 @@ def test_modes_pick_one_source():
 
 def test_llm_trials_carry_the_proposal_and_reasoning():
     study = run(LLMTPESampler(mode="llm", proposer=good_proposer, seed=0), n=6)
-    for before, trial in zip(study.trials, study.trials[1:]):
+    for trial in study.trials[1:]:
         assert trial.user_attrs["reasoning"] == "step right of the best"
     assert study.best_value < objective_value({"x": 5.0, "k": 10})
 

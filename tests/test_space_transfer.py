@@ -3,14 +3,14 @@ and the run's first ones, on a real meta-dataset, and a real study that searches
 
 from __future__ import annotations
 
+from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
+from tests.test_portfolio_search import optimize
+from tests.test_recommend_portfolio import shipped, use_shipped  # noqa: F401  (fixtures: a real small matrix)
 from tunegraph.tools.meta import metadataset
 from tunegraph.tools.meta.space_transfer import MIN_TASKS, bounding_box, past_best_configs, transfer_box
 from tunegraph.tools.ml.cash import cash_space, join
 from tunegraph.tools.ml.models import get_family
 from tunegraph.tools.ml.search_space import SearchSpace
-from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
-from tests.test_portfolio_search import optimize
-from tests.test_recommend_portfolio import shipped, use_shipped  # noqa: F401  (fixtures: a real small matrix)
 
 
 def test_the_box_is_the_range_of_the_configurations_within_the_space():
@@ -63,7 +63,7 @@ def test_a_run_with_space_box_searches_inside_the_box(use_shipped):  # noqa: F81
 def test_the_cli_searches_the_box_of_past_tasks_unless_asked_for_the_full_space(use_shipped, capsys, tmp_path):  # noqa: F811
     import json
 
-    from tunegraph.graphs.cli import main
+    from tunegraph.cli import main
 
     spaces = {}
     for flag in ([], ["--full-space"]):
@@ -83,7 +83,7 @@ def test_the_cli_searches_the_box_of_past_tasks_unless_asked_for_the_full_space(
 def test_a_second_worker_on_a_study_searches_the_box_of_its_first_start(use_shipped, capsys, tmp_path):  # noqa: F811
     import json
 
-    from tunegraph.graphs.cli import main
+    from tunegraph.cli import main
 
     base = ["optimize", "--dataset", "iris", "--model", "knn", "--llm", "none", "--folds", "3", "--no-learn",
             "--study", "boxed"]

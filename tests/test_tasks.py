@@ -12,11 +12,19 @@ import pytest
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from tunegraph.tools.trials.evaluation import cross_validate_config
 from tunegraph.tools.ml.models import FAMILIES, families_for, get_family
 from tunegraph.tools.ml.search_space import SearchSpace
-from tunegraph.tools.ml.tasks import (BUILTIN_DATASETS, META_FEATURE_NAMES, TASK_TYPES, TaskError, infer_task_type,
-                         load_task, read_table, task_from_frame)
+from tunegraph.tools.ml.tasks import (
+    BUILTIN_DATASETS,
+    META_FEATURE_NAMES,
+    TASK_TYPES,
+    TaskError,
+    infer_task_type,
+    load_task,
+    read_table,
+    task_from_frame,
+)
+from tunegraph.tools.trials.evaluation import cross_validate_config
 
 CSV_TEXT = """num,color,flag,label
 1.5,red,true,yes

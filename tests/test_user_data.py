@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from tunegraph.graphs.cli import main
 from tests.fault_log import record
+from tunegraph.cli import main
 from tunegraph.tools.ml import models
 from tunegraph.tools.trials import runs
 
@@ -129,7 +129,7 @@ def test_recommend_evaluate_cross_validates_a_rare_class_with_the_same_folds(tmp
     from types import SimpleNamespace
 
     from tunegraph.agents.evaluator import evaluate_recommendation
-    from tunegraph.graphs.context import Context
+    from tunegraph.context import Context
 
     data = rare_class_csv(tmp_path / "rare.csv")
     state = {"data_path": str(data), "target": "y", "metric": "log_loss",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.zero_shot import normalized_regret, relative_gap
+from benchmarks.common.stats import normalized_regret, relative_gap
 
 
 def test_relative_gap_follows_the_direction():

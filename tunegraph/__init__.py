@@ -18,7 +18,7 @@ _EXPORTS = {
     "recommend": "tunegraph.api", "optimize": "tunegraph.api",
     "TuneGraphSearchCV": "tunegraph.estimator",
     "LLMTPESampler": "tunegraph.tools.trials.sampler", "llm_proposer": "tunegraph.agents.optimizer",
-    "Context": "tunegraph.graphs.context",
+    "Context": "tunegraph.context",
 }
 __all__ = sorted(_EXPORTS)
 

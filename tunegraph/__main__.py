@@ -1,5 +1,5 @@
 """``python -m tunegraph``: the same command line as the ``tunegraph`` script."""
 
-from tunegraph.graphs.cli import main
+from tunegraph.cli import main
 
 raise SystemExit(main())

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pandas as pd
 
-from tunegraph.graphs.context import Context
+from tunegraph.context import Context
+from tunegraph.errors import InputError
 
 DataArg = str | Path | pd.DataFrame | None
 
@@ -28,9 +31,9 @@ def data_inputs(dataset: str | None, data: DataArg, target: str | None,
                 task_type: str | None) -> Iterator[dict[str, Any]]:
     """The graphs' data inputs; a DataFrame is written to a temporary Parquet file for the run."""
     if (dataset is None) == (data is None):
-        raise ValueError("give exactly one of dataset= (a built-in data set) and data= (a file or a DataFrame)")
+        raise InputError("give exactly one of dataset= (a built-in data set) and data= (a file or a DataFrame)")
     if data is not None and not target:
-        raise ValueError("data= needs target=: the column to predict")
+        raise InputError("data= needs target=: the column to predict")
     inputs: dict[str, Any] = {"dataset": dataset} if dataset else {"target": target}
     if task_type:
         inputs["task_type"] = task_type
@@ -56,7 +59,7 @@ def recommend(dataset: str | None = None, *, data: DataArg = None, target: str |
         metric, families, time_budget: as for ``tunegraph recommend``.
         evaluate: also cross-validate the answer (``evaluation`` in the result).
         llm: ``none`` (default: deterministic, no model), ``embedded``, ``ollama:<model>`` or ``auto``.
-        settings: other :class:`~tunegraph.graphs.context.Context` fields (seed, n_candidates, ...).
+        settings: other :class:`~tunegraph.context.Context` fields (seed, n_candidates, ...).
 
     Returns a dict: family, params, expected_score, expected_fit_time_s, justification, source,
     judgement, evaluation (or None) and evidence.
@@ -92,38 +95,28 @@ def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | 
         settings: other Context fields (warm_start, seed, folds, patience, time_budget, ``space_box=False``
             for the full search space after the portfolio, ...).
 
-    Returns a dict: study_name, storage, model, metric, direction, best_value, best_params,
-    best_trial (numbered from 1), best_family, best_per_family (family -> {trial, value}; with
-    ``auto``), n_trials, n_failed, stop_reason, trials (each with number, value, params, source, status).
+    Returns the run's result (tools.trials.results.run_result), as ``tunegraph optimize --out`` writes
+    it, plus study_name and storage: best_value, best_family, best_params (the family's own
+    parameter names), study_params (the study's names), best_trial (numbered from 1, as every
+    trial number a user reads), best_per_family, n_trials, n_failed, stop_reason, and trials
+    (each with number, value, params, source, status).
     """
     from tunegraph.graphs.optimize import graph
-    from tunegraph.tools.ml.cash import best_per_family
+    from tunegraph.tools.trials.results import run_result
     from tunegraph.tools.trials.runs import check_study_name, default_storage, default_study_name, run_for
+    from tunegraph.tools.trials.stream import stream_updates
 
     context = Context(llm=llm, sampler=sampler, trials=trials, learn=learn, storage=storage, **settings)
+    started = time.perf_counter()
     with data_inputs(dataset, data, target, task_type) as inputs, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         inputs = {**inputs, "model": model, **({"metric": metric} if metric else {})}
         inputs["study_name"] = check_study_name(study_name or default_study_name(inputs))
         run = run_for(inputs, context)
         state: dict[str, Any] = {}
-        for update in graph.stream(inputs, context=context, stream_mode="updates",
-                                   config={"recursion_limit": 100_000}):
-            for node, values in update.items():
-                state.update(values or {})
-                result = (values or {}).get("last_result")
-                if result and on_trial:  # numbered from 1, as everywhere a user reads a trial number
-                    on_trial({**result, "number": int(result["number"]) + 1, "best": state.get("best_value")})
-    study = run.study
-    finished = [t for t in study.trials if t.state.is_finished()]
-    return {"study_name": inputs["study_name"], "storage": context.storage or default_storage(), "model": model,
-            "metric": run.metric.name, "direction": run.metric.direction, "best_value": state.get("best_value"),
-            "best_params": state.get("best_params"),
-            "best_trial": None if state.get("best_number") is None else int(state["best_number"]) + 1,
-            "best_family": state["best_params"].get("family", model) if state.get("best_params") else None,
-            "best_per_family": {f: {"trial": n + 1, "value": v}
-                                for f, (n, v) in best_per_family(finished, run.metric.direction).items()},
-            "n_trials": len(finished), "n_failed": sum(1 for t in finished if t.state.name == "FAIL"),
-            "stop_reason": state.get("stop_reason"),
-            "trials": [{"number": t.number + 1, "value": t.value, "params": t.params,
-                        "source": t.user_attrs.get("source"), "status": t.state.name.lower()} for t in finished]}
+        for _node, values, state in stream_updates(graph, inputs, context):
+            result = values.get("last_result")
+            if result and on_trial:  # numbered from 1, as everywhere a user reads a trial number
+                on_trial({**result, "number": int(result["number"]) + 1, "best": state.get("best_value")})
+    return {**run_result(run, state, time.perf_counter() - started), "study_name": inputs["study_name"],
+            "storage": context.storage or default_storage()}

@@ -28,13 +28,15 @@ from sklearn.metrics import get_scorer
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from tunegraph.errors import InputError
+
 TARGET = "__tunegraph_target__"
 WARM_START_TRUE = 3  # warm_start=True: the 3 recommendations that measured best as a warm start
 
 
 def _check_cells(X) -> None:
     """Cells must be numbers, strings, booleans or missing (as in scikit-learn's own estimators)."""
-    if getattr(X, "dtype", None) != object:
+    if getattr(X, "dtype", None) != np.dtype(object):
         return
     for value in np.ravel(X):
         if not (value is None or isinstance(value, (str, numbers.Number, bool, np.bool_))):
@@ -103,23 +105,23 @@ class TuneGraphSearchCV(BaseEstimator):
         def integer(name: str, low: int) -> None:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+                raise InputError(f"{name} must be an int >= {low}, got {value!r}")
 
         integer("n_trials", 1)
         integer("cv", 2)
         if not isinstance(self.warm_start, bool):  # scikit-learn's own checks set warm_start=False
             integer("warm_start", 0)
         if self.family is not None and self.family not in FAMILIES:
-            raise ValueError(f"family must be one of {', '.join(FAMILIES)} or None, got {self.family!r}")
+            raise InputError(f"family must be one of {', '.join(FAMILIES)} or None, got {self.family!r}")
         if self.scoring is not None and self.scoring not in METRICS:
-            raise ValueError(f"scoring must be one of {', '.join(METRICS)} or None, got {self.scoring!r}")
+            raise InputError(f"scoring must be one of {', '.join(METRICS)} or None, got {self.scoring!r}")
         if self.task_type not in (None, "classification", "regression"):
-            raise ValueError(f"task_type must be 'classification', 'regression' or None, got {self.task_type!r}")
+            raise InputError(f"task_type must be 'classification', 'regression' or None, got {self.task_type!r}")
         if self.sampler not in ("tpe", "llm_tpe", "llm", "random"):
-            raise ValueError(f"sampler must be one of tpe, llm_tpe, llm, random, got {self.sampler!r}")
+            raise InputError(f"sampler must be one of tpe, llm_tpe, llm, random, got {self.sampler!r}")
         if self.random_state is not None and (isinstance(self.random_state, bool)
                                               or not isinstance(self.random_state, numbers.Integral)):
-            raise ValueError(f"random_state must be an int or None, got {self.random_state!r}")
+            raise InputError(f"random_state must be an int or None, got {self.random_state!r}")
 
     def fit(self, X, y):
         """Search on (X, y) with cross-validation, then refit the best configuration on all of it."""
@@ -134,12 +136,12 @@ class TuneGraphSearchCV(BaseEstimator):
         task_type = self.task_type or self._inferred_task_type(y)
         if task_type == "classification":
             if type_of_target(y) == "continuous":
-                raise ValueError("Unknown label type: y is continuous, but this search does classification "
+                raise InputError("Unknown label type: y is continuous, but this search does classification "
                                  "(task_type='classification')")
             self.classes_, codes = np.unique(y, return_inverse=True)
             if len(self.classes_) < 2:
                 label = self.classes_[0].item() if hasattr(self.classes_[0], "item") else self.classes_[0]
-                raise ValueError(f"y has 1 class ({label!r}); classification needs at least two")
+                raise InputError(f"y has 1 class ({label!r}); classification needs at least two")
             target = codes  # TuneGraph encodes classes itself; codes keep any label type round-trip safe
         else:
             target = np.asarray(y, dtype=float)
@@ -158,8 +160,8 @@ class TuneGraphSearchCV(BaseEstimator):
         if result["best_params"] is None:
             reasons = sorted({t.user_attrs.get("error", "") for t in self.study_.trials} - {""})
             what = self.family or "any family"
-            raise ValueError(f"no trial of {what} succeeded; errors: {'; '.join(reasons)[:500] or 'unknown'}")
-        family, params = _own(result["best_params"], model)
+            raise InputError(f"no trial of {what} succeeded; errors: {'; '.join(reasons)[:500] or 'unknown'}")
+        family, params = result["best_family"], result["best_params"]
         self.family_, self.scoring_, self.task_type_ = family, result["metric"], task_type
         self.best_params_, self.best_score_ = params, float(result["best_value"])
         self.best_index_ = int(result["best_trial"]) - 1

@@ -13,10 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tunegraph.errors import InputError
 from tunegraph.tools.ml.search_space import CategoricalParam, IntParam, SearchSpace
 
 
-class AnswerError(ValueError):
+class AnswerError(InputError):
     """An LLM answer that cannot be used; the message is fed back to the LLM on retry."""
 
 
@@ -40,7 +41,7 @@ def parse_json_object(text: str) -> dict[str, Any]:
         raise AnswerError("the answer contains no JSON object")
     decoder = json.JSONDecoder()
     first_error: AnswerError | None = None
-    for i, start in enumerate(starts[:20]):  # prose may hold braces first: "keep {max_depth} small: {...}"
+    for start in starts[:20]:  # prose may hold braces first: "keep {max_depth} small: {...}"
         try:
             value, _ = decoder.raw_decode(text[start:])
         except (json.JSONDecodeError, RecursionError, ValueError):
@@ -150,3 +151,9 @@ def shown_number(number: int | None) -> int | None:
         6
     """
     return None if number is None else int(number) + 1
+
+
+def duration(seconds: float) -> str:
+    """A duration as people read it: ``42 s``, ``7 min`` or ``2.5 h``."""
+    return f"{seconds:.0f} s" if seconds < 120 else (f"{seconds / 60:.0f} min" if seconds < 7200
+                                                      else f"{seconds / 3600:.1f} h")

@@ -23,8 +23,8 @@ import os
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,13 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
+from tunegraph.errors import InputError, ServiceError
+
 DEFAULT_OLLAMA_MODEL = "qwen2.5:1.5b"
 EMBEDDED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-class LLMError(RuntimeError):
+class LLMError(ServiceError):
     """The LLM could not be reached or did not answer (not: answered badly).
 
     ``kind`` says how: ``timeout``, ``connection``, ``http_error``, ``broken_stream`` or ``other``.
@@ -79,7 +81,7 @@ def redact(text: str) -> str:
     return re.sub(r"(?<=://)[^/@\s]+@", "***@", text)
 
 
-class LLMConfigError(ValueError):
+class LLMConfigError(InputError):
     """The LLM spec names something that cannot be used; the message says what to do."""
 
 

@@ -26,21 +26,22 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tunegraph.tools.meta import metadataset
-from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
 from tunegraph.tools.meta.metabuild import load_indexed_task, read_index, resolve_family
 from tunegraph.tools.ml.models import get_family
 from tunegraph.tools.ml.search_space import CategoricalParam, FloatParam, SearchSpace
 from tunegraph.tools.ml.tasks import META_FEATURE_NAMES, TaskError
+from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
 
 MATRIX_FAMILIES = ("xgboost", "lightgbm", "random_forest", "extra_trees", "hist_gradient_boosting", "linear", "knn")
 # which task type a family's best configurations come from, for families that do only one

@@ -173,3 +173,22 @@ def forget() -> None:
         _CACHE.clear()
         _LAYERS.clear()
         _TEXT.clear()
+
+
+def estimate_seconds(task, family: str, trials: int, ctx) -> float:
+    """Rough wall time: the meta-learner's predicted fit time of the family's defaults x folds,
+    plus the LLM's share of proposals; a size heuristic when there is no meta-knowledge."""
+    mf = task.meta_features()
+    try:
+        from tunegraph.tools.ml.cash import AUTO, cash_families
+        from tunegraph.tools.ml.models import get_family
+
+        fits = []  # across families (auto): the mean of the families' defaults
+        for name in cash_families(task.task_type) if family == AUTO else [family]:
+            config = get_family(name, task.task_type).default_config(task)
+            fits.append(float(open_knowledge().learner.predict(mf, name, task.task_type, [config])[1][0]))
+        fit_s = sum(fits) / len(fits) * max(1.0, mf["n_rows"] / 5000)  # the meta-dataset caps data at 5,000 rows
+    except (ValueError, OSError, KeyError):
+        fit_s = 0.05 + mf["n_rows"] * mf["n_features"] * 2e-6
+    llm_s = 0.0 if ctx.llm == "none" or ctx.sampler in ("tpe", "random") else ctx.p_llm * 5.0
+    return float(round(trials * (ctx.folds * fit_s + llm_s + 0.05), 1))  # plain float: it goes into graph state

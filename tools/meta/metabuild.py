@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import optuna
@@ -28,9 +29,9 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from tunegraph.tools.meta import metadataset
-from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
 from tunegraph.tools.ml.models import get_family
 from tunegraph.tools.ml.tasks import Task, TaskError, read_table, task_from_frame
+from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
 
 DEFAULT_FAMILIES = ("xgboost", "lightgbm", "random_forest", "extra_trees", "hist_gradient_boosting", "linear", "knn")
 

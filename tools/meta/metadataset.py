@@ -16,15 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
+from tunegraph.errors import InputError
 from tunegraph.tools.ml.cash import AUTO, split
+from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
 
 SCHEMA_VERSION = 1
 SOURCES = ("default", "grid", "random", "tpe", "llm", "meta", "init", "user")
@@ -33,7 +35,7 @@ COLUMNS = ["schema_version", "record_id", "task", "task_type", "metric", "direct
            "params", "score_mean", "score_std", "score_norm", "fit_time_s", "n_folds", "source", "created_at"]
 
 
-class MetaDatasetError(ValueError):
+class MetaDatasetError(InputError):
     """The meta-dataset file is missing, unreadable, of another schema version or malformed."""
 
 
@@ -58,7 +60,7 @@ def make_record(*, task: str, task_type: str, metric: str, direction: str, meta_
         **{f"mf_{k}": float(meta_features[k]) for k in META_FEATURE_NAMES},
         "family": family, "params": json.dumps(plain, sort_keys=True), "score_mean": float(score_mean),
         "score_std": float(score_std), "score_norm": np.nan, "fit_time_s": float(fit_time_s), "n_folds": int(n_folds),
-        "source": source, "created_at": created_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": source, "created_at": created_at or datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

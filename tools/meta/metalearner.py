@@ -12,15 +12,19 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tunegraph.errors import InputError
 from tunegraph.tools.meta.metadataset import MF_COLUMNS, params_of
-from tunegraph.tools.meta.retrieval import fingerprint, write_atomic  # one identity of a meta-dataset for the learner and the indexes
+from tunegraph.tools.meta.retrieval import (  # one identity of a meta-dataset for the learner and the indexes
+    fingerprint,
+    write_atomic,
+)
 from tunegraph.tools.ml.models import FAMILIES, families_for
 from tunegraph.tools.ml.search_space import CategoricalParam, IntParam, SearchSpace
 from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
@@ -43,11 +47,11 @@ HP_COLUMNS = _hp_columns()
 FEATURES = [*MF_COLUMNS, *FAMILY_COLUMNS, *HP_COLUMNS]
 
 
-class MetaLearnerError(ValueError):
+class MetaLearnerError(InputError):
     """The meta-learner cannot be trained or used as asked."""
 
 
-@lru_cache(maxsize=None)
+@cache
 def _space(family: str, task_type: str) -> SearchSpace:
     return FAMILIES[family].search_space(task_type)
 
@@ -141,7 +145,7 @@ class MetaLearner:
         self.tasks: pd.DataFrame | None = None  # per task: meta-features and best configurations
 
     # --- training and persistence -----------------------------------------------------------
-    def fit(self, frame: pd.DataFrame) -> "MetaLearner":
+    def fit(self, frame: pd.DataFrame) -> MetaLearner:
         import xgboost as xgb
 
         if frame.empty or frame["task"].nunique() < 2:
@@ -166,7 +170,7 @@ class MetaLearner:
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, frame: pd.DataFrame) -> "MetaLearner":
+    def load(cls, directory: str | Path, frame: pd.DataFrame) -> MetaLearner:
         """Reload a saved learner for ``frame``; MetaLearnerError when it was trained on other data."""
         import xgboost as xgb
 
@@ -189,7 +193,7 @@ class MetaLearner:
         return learner
 
     @classmethod
-    def load_or_fit(cls, directory: str | Path, frame: pd.DataFrame) -> "MetaLearner":
+    def load_or_fit(cls, directory: str | Path, frame: pd.DataFrame) -> MetaLearner:
         """The saved learner when it matches ``frame``, else a new one trained and saved."""
         try:
             return cls.load(directory, frame)

@@ -215,3 +215,8 @@ def matrix_task_distances(matrix: pd.DataFrame, meta_features: dict[str, float],
     index = TaskIndex.build(pd.DataFrame(matrix_records(per_task)))
     found = index.similar(meta_features, k=len(index), task_type=task_type)
     return {s.task: float(s.distance) for s in found}
+
+
+def portfolio_size(setting: int, trials: int) -> int:
+    """Portfolio members to run first: ``setting``, or min(8, trials // 2) (at least 1) when it is -1."""
+    return max(1, min(8, trials // 2)) if setting < 0 else setting

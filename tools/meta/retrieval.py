@@ -25,14 +25,16 @@ import json
 import math
 import os
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 import faiss
 import numpy as np
 import pandas as pd
 
+from tunegraph.errors import InputError
 from tunegraph.tools.meta.metadataset import COLUMNS, MF_COLUMNS
 from tunegraph.tools.ml.tasks import META_FEATURE_NAMES, TASK_TYPES
 
@@ -50,7 +52,7 @@ TASK_FILES = ("task_index.faiss", "task_index.tasks.parquet", "task_index.best.p
 TEXT_FILES = ("text_index.faiss", "text_index.rows.parquet", "text_index.json")
 
 
-class RetrievalError(ValueError):
+class RetrievalError(InputError):
     """A retrieval index cannot be built, queried or loaded; the message says why."""
 
 
@@ -211,7 +213,7 @@ class TaskIndex:
         return len(self.tasks)
 
     @classmethod
-    def build(cls, frame: pd.DataFrame) -> "TaskIndex":
+    def build(cls, frame: pd.DataFrame) -> TaskIndex:
         _check_frame(frame, needed=("task", "task_type", "record_id", *MF_COLUMNS, *BEST_FIELDS))
         per_task = frame.groupby("task", sort=True, observed=True).tail(1)  # the latest row holds the task's features
         per_task = per_task.sort_values("task", kind="mergesort")
@@ -316,7 +318,7 @@ class TaskIndex:
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, expected_fingerprint: str | None = None) -> "TaskIndex":
+    def load(cls, directory: str | Path, expected_fingerprint: str | None = None) -> TaskIndex:
         directory = Path(directory).expanduser()
         meta = _read_meta(directory, TASK_FILES[3], "task index")
         if expected_fingerprint is not None and meta.get("fingerprint") != expected_fingerprint:
@@ -444,7 +446,7 @@ class ExperimentTextIndex:
         return len(self.rows)
 
     @classmethod
-    def build(cls, frame: pd.DataFrame, embeddings: np.ndarray | None = None) -> "ExperimentTextIndex":
+    def build(cls, frame: pd.DataFrame, embeddings: np.ndarray | None = None) -> ExperimentTextIndex:
         """Embed one document per row (``embeddings`` given: use those vectors, unit length, as-is)."""
         _check_frame(frame)
         rows = frame[COLUMNS].reset_index(drop=True).copy()
@@ -507,7 +509,7 @@ class ExperimentTextIndex:
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, expected_fingerprint: str | None = None) -> "ExperimentTextIndex":
+    def load(cls, directory: str | Path, expected_fingerprint: str | None = None) -> ExperimentTextIndex:
         directory = Path(directory).expanduser()
         meta = _read_meta(directory, TEXT_FILES[2], "text index")
         if expected_fingerprint is not None and meta.get("fingerprint") != expected_fingerprint:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,72 @@ def prepare_columns(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             out[name] = col
     return pd.DataFrame(out, index=X.index), notes
 
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """What loading did to each raw column, so new rows can get exactly the same.
+
+    The roles are never guessed again on new rows: a single new row is "unique per row" too,
+    and a few dates may not look like dates. ``columns`` are the raw feature columns (target
+    excluded) in file order, ``dates`` maps a raw date column to its part columns (in
+    ``DATE_PARTS`` order) and ``dropped`` names the columns the models never see.
+    """
+
+    columns: tuple[str, ...]
+    dates: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    dropped: tuple[str, ...] = ()
+
+    @property
+    def needed(self) -> list[str]:
+        """The raw columns new rows must have."""
+        return [c for c in self.columns if c not in self.dropped]
+
+    @property
+    def features(self) -> list[str]:
+        """The feature columns :func:`apply_column_plan` makes, in the training table's order."""
+        return [part for c in self.needed for part in self.dates.get(c, (c,))]
+
+    def to_dict(self) -> dict:
+        return {"columns": list(self.columns), "dates": {k: list(v) for k, v in self.dates.items()},
+                "dropped": list(self.dropped)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ColumnPlan:
+        return cls(tuple(data["columns"]), {k: tuple(v) for k, v in data.get("dates", {}).items()},
+                   tuple(data.get("dropped", ())))
+
+
+def plan_columns(raw: list[str], prepared: list[str]) -> ColumnPlan:
+    """The :class:`ColumnPlan` that turned columns ``raw`` into ``prepared`` (by names alone:
+    :func:`prepare_columns` keeps a column's name, names date parts ``<column>_<part>``, with
+    ``_`` added while a name is taken, and drops the rest)."""
+    kept, new = set(raw) & set(prepared), [c for c in prepared if c not in set(raw)]
+    dates: dict[str, tuple[str, ...]] = {}
+    for name in raw:
+        if name in kept:
+            continue
+        parts = {c[len(name) + 1:].rstrip("_"): c for c in new if c.startswith(f"{name}_")}
+        if all(part in parts for part in DATE_PARTS):
+            dates[name] = tuple(parts[part] for part in DATE_PARTS)
+    dropped = tuple(c for c in raw if c not in kept and c not in dates)
+    return ColumnPlan(tuple(raw), dates, dropped)
+
+
+def apply_column_plan(X: pd.DataFrame, plan: ColumnPlan) -> pd.DataFrame:
+    """New rows' columns as :func:`prepare_columns` made the training table's: dropped columns
+    left out, dates expanded into the same part columns (a value that is not a date: missing)."""
+    out: dict[str, pd.Series] = {}
+    for name in plan.needed:
+        if name not in plan.dates:
+            out[name] = X[name]
+            continue
+        col = X[name]  # numbers would parse as nanoseconds since 1970
+        when = None if pd.api.types.is_numeric_dtype(col) else _as_datetime(col)
+        for part, new in zip(DATE_PARTS, plan.dates[name]):
+            out[new] = (getattr(when.dt, part).astype(float) if when is not None
+                        else pd.Series(np.nan, index=X.index))
+    return pd.DataFrame(out, index=X.index)
 
 def column_role(name: str, col: pd.Series) -> str:
     """'id', 'date', 'text' or 'feature'."""

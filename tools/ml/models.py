@@ -9,8 +9,9 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -308,3 +309,13 @@ def get_family(name: str, task_type: str | None = None) -> ModelFamily:
 
 def families_for(task_type: str) -> list[str]:
     return [name for name, fam in FAMILIES.items() if task_type in fam.task_types]
+
+
+def allowed_families(requested: list[str] | None, task_type: str) -> list[str]:
+    usable = families_for(task_type)
+    if not requested:
+        return usable
+    bad = [f for f in requested if f not in usable]
+    if bad:
+        raise TaskError(f"families {', '.join(bad)} cannot do {task_type}; choose from: {', '.join(usable)}")
+    return list(requested)

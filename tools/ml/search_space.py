@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import optuna
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, model_validator
 
+from tunegraph.errors import InputError
 
 FAMILY_PARAM = "family"  # a space with it and "<family>.<name>" parameters is conditional (tools/ml/cash.py)
 
 
-class SearchSpaceError(ValueError):
+class SearchSpaceError(InputError):
     """A search space or a configuration does not fit the expected shape."""
 
 
@@ -30,7 +31,7 @@ class FloatParam(BaseModel):
     log: bool = False
 
     @model_validator(mode="after")
-    def _check(self) -> "FloatParam":
+    def _check(self) -> FloatParam:
         _check_range(self.low, self.high, self.log)
         return self
 
@@ -42,7 +43,7 @@ class IntParam(BaseModel):
     log: bool = False
 
     @model_validator(mode="after")
-    def _check(self) -> "IntParam":
+    def _check(self) -> IntParam:
         _check_range(self.low, self.high, self.log)
         return self
 
@@ -52,7 +53,7 @@ class CategoricalParam(BaseModel):
     choices: list[str | int | float | bool | None] = Field(min_length=1)
 
 
-Param = Annotated[Union[FloatParam, IntParam, CategoricalParam], Field(discriminator="type")]
+Param = Annotated[FloatParam | IntParam | CategoricalParam, Field(discriminator="type")]
 _PARAM = TypeAdapter(Param)
 
 
@@ -62,11 +63,11 @@ def _check_range(low: float, high: float, log: bool) -> None:
     except OverflowError:  # an int bound beyond float range
         finite = False
     if not finite:
-        raise ValueError(f"bounds must be finite, got low={low}, high={high}")
+        raise SearchSpaceError(f"bounds must be finite, got low={low}, high={high}")
     if low > high:
-        raise ValueError(f"low ({low}) must not exceed high ({high})")
+        raise SearchSpaceError(f"low ({low}) must not exceed high ({high})")
     if log and low <= 0:
-        raise ValueError(f"a log-scaled range needs low > 0, got low={low}")
+        raise SearchSpaceError(f"a log-scaled range needs low > 0, got low={low}")
 
 
 class SearchSpace:
@@ -79,7 +80,7 @@ class SearchSpace:
 
     # --- construction and serialization -------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Any) -> "SearchSpace":
+    def from_dict(cls, data: Any) -> SearchSpace:
         """Build from ``{"name": {"type": "float", "low": .., "high": .., "log": ..}, ...}``."""
         if not isinstance(data, dict):
             raise SearchSpaceError(f"a search space must be a JSON object, got {type(data).__name__}")
@@ -95,7 +96,7 @@ class SearchSpace:
         return cls(params)
 
     @classmethod
-    def from_json(cls, text: str) -> "SearchSpace":
+    def from_json(cls, text: str) -> SearchSpace:
         try:
             data = json.loads(text)
         except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
@@ -105,7 +106,7 @@ class SearchSpace:
         return cls.from_dict(data)
 
     @classmethod
-    def from_optuna(cls, distributions: dict[str, optuna.distributions.BaseDistribution]) -> "SearchSpace":
+    def from_optuna(cls, distributions: dict[str, optuna.distributions.BaseDistribution]) -> SearchSpace:
         params: dict[str, FloatParam | IntParam | CategoricalParam] = {}
         for name, d in distributions.items():
             if isinstance(d, optuna.distributions.FloatDistribution):
@@ -201,7 +202,7 @@ class SearchSpace:
                 out[name] = optuna.distributions.CategoricalDistribution(p.choices)
         return out
 
-    def merge_within(self, bounds: "SearchSpace") -> tuple["SearchSpace", list[str]]:
+    def merge_within(self, bounds: SearchSpace) -> tuple[SearchSpace, list[str]]:
         """Return this space with every numeric range clipped into ``bounds`` (the hard limits).
 
         Used when an LLM narrows or widens the space: it may move inside the family's

@@ -21,14 +21,15 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from tunegraph.tools.ml.columns import prepare_columns
+from tunegraph.errors import InputError
+from tunegraph.tools.ml.columns import ColumnPlan, apply_column_plan, plan_columns, prepare_columns
 
 TaskType = Literal["classification", "regression"]
 TASK_TYPES: tuple[str, ...] = ("classification", "regression")
 BUILTIN_DATASETS: tuple[str, ...] = ("breast_cancer", "wine", "iris", "digits", "diabetes")
 
 
-class TaskError(ValueError):
+class TaskError(InputError):
     """The data or its description cannot make a learning task; the message says why."""
 
 
@@ -47,6 +48,7 @@ class Task:
     classes: list = field(default_factory=list)
     source: str = ""
     notes: list[str] = field(default_factory=list)  # what was done to the columns (tools/ml/columns.py), for describe()
+    column_plan: ColumnPlan | None = None  # raw columns -> X, for new rows (prepare_rows); None: X's columns are raw
 
     @property
     def n_classes(self) -> int:
@@ -235,6 +237,7 @@ def task_from_frame(frame: pd.DataFrame, target: str, name: str = "data", task_t
         frame = frame.loc[~missing_target]
         y_raw = frame[target]
     X = frame.drop(columns=[target]).reset_index(drop=True)
+    raw_columns = list(X.columns)
     empty = [c for c in X.columns if X[c].isna().all()]  # a column with no values carries nothing
     notes = [f"dropped {quote_name(c)} (no values)" for c in empty]
     X = X.drop(columns=empty)
@@ -278,7 +281,49 @@ def task_from_frame(frame: pd.DataFrame, target: str, name: str = "data", task_t
         if np.nanstd(y) == 0:
             raise TaskError(f"regression target '{target}' is constant; there is nothing to predict")
         class_list = []
-    return Task(name=name, X=X, y=y, task_type=kind, target=target, classes=class_list, source=source, notes=notes)
+    return Task(name=name, X=X, y=y, task_type=kind, target=target, classes=class_list, source=source, notes=notes,
+                column_plan=plan_columns(raw_columns, list(X.columns)))
+
+
+def prepare_rows(frame: pd.DataFrame, plan: ColumnPlan, dtypes: dict[str, str]) -> pd.DataFrame:
+    """New rows, with the raw columns a user's file has, as features made the way
+    :func:`task_from_frame` made the training table: the column roles found at load time
+    (``plan``), numbers as numbers, infinite values as missing, categories as text.
+
+    ``dtypes`` are the training features' dtypes, in order. The caller checks that the columns
+    ``plan.needed`` are there; a value that is not a number in a numeric column is a TaskError.
+    """
+    frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+    raw = pd.DataFrame({c: _numbers_as_numbers(frame[c]) for c in plan.needed}, index=frame.index)
+    X = apply_column_plan(raw, plan)
+    for col, dtype in dtypes.items():
+        kind = pd.api.types.pandas_dtype(dtype)
+        if pd.api.types.is_bool_dtype(kind) or isinstance(kind, pd.CategoricalDtype):
+            continue  # never so after task_from_frame (categories are text); a Task made by hand
+        if pd.api.types.is_numeric_dtype(kind):
+            X[col] = _as_number(X[col], col)
+        else:
+            X[col] = _as_category_text(_integral_as_int(X[col]))
+    return X[list(dtypes)]
+
+
+def _as_number(col: pd.Series, name: str) -> pd.Series:
+    numbers = pd.to_numeric(col, errors="coerce") if not pd.api.types.is_numeric_dtype(col) else col
+    bad = numbers.isna() & col.notna()
+    if bad.any():
+        raise TaskError(f"column {quote_name(name)} holds numbers in the training data, but new rows have "
+                        f"{plain(col[bad].iloc[0])!r}")
+    if pd.api.types.is_bool_dtype(numbers):
+        numbers = numbers.astype(float)
+    return numbers.replace([np.inf, -np.inf], np.nan) if pd.api.types.is_float_dtype(numbers) else numbers
+
+
+def _integral_as_int(col: pd.Series) -> pd.Series:
+    """Whole numbers as integers, so category 3 reads '3', as in the training file, not '3.0'
+    (a column of codes with a missing value is read as floats)."""
+    if pd.api.types.is_float_dtype(col) and (col.dropna() % 1 == 0).all():
+        return col.astype("Int64").astype(object).where(col.notna())
+    return col
 
 
 def plain(value: object) -> object:

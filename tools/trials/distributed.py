@@ -28,8 +28,8 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -37,16 +37,18 @@ from optuna.storages import RDBStorage
 from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
+from tunegraph.errors import ServiceError
+
 HEARTBEAT_S = max(1, int(os.environ.get("TUNEGRAPH_HEARTBEAT_S", "10")))  # grace: 3 missed beats
 LOCK_NAMESPACE = 0x7447  # first key of TuneGraph's advisory locks; the second is the study id
 POLL_S = 0.5
 
 
-class StorageError(Exception):
+class StorageError(ServiceError):
     """The storage could not be opened; the message names it with its password masked."""
 
 
-class WorkerBusy(Exception):
+class WorkerBusy(ServiceError):
     """Another process on this machine runs the same checkpoint thread."""
 
 

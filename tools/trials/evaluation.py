@@ -12,14 +12,14 @@ import math
 import time
 import traceback
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import get_scorer, log_loss, make_scorer, roc_auc_score
 from sklearn.model_selection import KFold, StratifiedKFold
-
 from threadpoolctl import threadpool_limits
 
 from tunegraph.tools.ml.models import ESTIMATOR_THREADS, get_family

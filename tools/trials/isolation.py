@@ -26,12 +26,15 @@ import multiprocessing
 import os
 import signal
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
+from tunegraph.errors import ServiceError
 
 START_TIMEOUT_S = 120.0  # a spawned child imports NumPy, scikit-learn and the model libraries
 
 
-class IsolationError(RuntimeError):
+class IsolationError(ServiceError):
     """The child process could not be started."""
 
 

@@ -15,19 +15,21 @@ import contextlib
 import re
 import sqlite3
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import optuna
 
-from tunegraph.tools.trials.distributed import is_rdb, open_storage, study_lock
-from tunegraph.tools.trials.evaluation import Metric, get_metric
+from tunegraph.context import PRUNERS
 from tunegraph.tools.llm.client import LLMClient, make_llm
 from tunegraph.tools.ml.models import ModelFamily, get_family
-from tunegraph.tools.trials.sampler import LLMTPESampler
 from tunegraph.tools.ml.search_space import SearchSpace
 from tunegraph.tools.ml.tasks import Task, TaskError, load_task
+from tunegraph.tools.trials.distributed import is_rdb, open_storage, study_lock
+from tunegraph.tools.trials.evaluation import Metric, get_metric
+from tunegraph.tools.trials.sampler import LLMTPESampler
 
 DATA_DIR = Path(".tunegraph")
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
@@ -58,9 +60,10 @@ def open_checkpoints(path: str | Path) -> Iterator[Any]:
         conn.close()
 
 
-def check_study_name(name: str) -> str:
+def check_study_name(name: str, what: str = "study name") -> str:
+    """``name`` if it can name a study (or a worker, or a chat thread: ``what``), else a TaskError."""
     if not isinstance(name, str) or not STUDY_NAME.match(name):
-        raise TaskError(f"invalid study name {name!r}: use letters, digits, '_', '-' or '.', up to 128 characters")
+        raise TaskError(f"invalid {what} {name!r}: use letters, digits, '_', '-' or '.', up to 128 characters")
     return name
 
 
@@ -153,7 +156,6 @@ def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none",
     return run
 
 
-PRUNERS = ("none", "median", "sha")
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import optuna
@@ -29,9 +30,11 @@ from optuna.samplers import BaseSampler, RandomSampler, TPESampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
 
+from tunegraph.context import SAMPLERS
+from tunegraph.errors import InputError
 from tunegraph.tools.trials.share import AdaptiveShare
 
-MODES: tuple[str, ...] = ("llm_tpe", "llm", "tpe", "random")
+MODES = SAMPLERS
 SOURCES: tuple[str, ...] = ("init", "portfolio", "meta", "llm", "tpe", "random")
 
 
@@ -67,9 +70,9 @@ class LLMTPESampler(BaseSampler):
     def __init__(self, mode: str = "llm_tpe", p_llm: float = 0.5, proposer: Proposer | None = None,
                  seed: int | None = None, n_startup_trials: int = 10, adaptive: bool = True):
         if mode not in MODES:
-            raise ValueError(f"unknown sampler mode '{mode}'; choose one of: {', '.join(MODES)}")
+            raise InputError(f"unknown sampler mode '{mode}'; choose one of: {', '.join(MODES)}")
         if not 0.0 <= p_llm <= 1.0:
-            raise ValueError(f"p_llm must be within [0, 1], got {p_llm}")
+            raise InputError(f"p_llm must be within [0, 1], got {p_llm}")
         self.mode = mode
         self.p_llm = p_llm if mode == "llm_tpe" else (1.0 if mode == "llm" else 0.0)
         self.proposer = proposer
@@ -181,7 +184,7 @@ class LLMTPESampler(BaseSampler):
         self._n_startup_trials = max(1, int(n_trials))
         self._reseed(self._seed)
 
-    def ask(self, study: optuna.Study, space: "dict[str, BaseDistribution] | Any",
+    def ask(self, study: optuna.Study, space: dict[str, BaseDistribution] | Any,
             source: str) -> optuna.Trial:
         """Ask ``study`` for a trial whose parameters come from ``source`` (``tpe`` or ``random``).
 

@@ -58,11 +58,14 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
+
+from tunegraph.errors import InputError
 
 PROPOSERS: tuple[str, ...] = ("llm", "tpe")
 
@@ -95,9 +98,9 @@ class AdaptiveShare:
 
     def __post_init__(self):
         if not 0.0 <= self.start <= 1.0:
-            raise ValueError(f"the starting share must be within [0, 1], got {self.start}")
+            raise InputError(f"the starting share must be within [0, 1], got {self.start}")
         if not 0.0 <= self.floor <= self.ceiling <= 1.0:
-            raise ValueError(f"need 0 <= floor <= ceiling <= 1, got floor={self.floor}, ceiling={self.ceiling}")
+            raise InputError(f"need 0 <= floor <= ceiling <= 1, got floor={self.floor}, ceiling={self.ceiling}")
 
     @property
     def rule(self) -> str:
@@ -156,7 +159,7 @@ def p_better(alpha_a: float, beta_a: float, alpha_b: int, beta_b: float) -> floa
         (0.5, 0.2, 0.9857)
     """
     if alpha_b != int(alpha_b) or alpha_b < 1:
-        raise ValueError(f"alpha_b must be a whole number of at least 1, got {alpha_b}")
+        raise InputError(f"alpha_b must be a whole number of at least 1, got {alpha_b}")
     log_norm = _log_beta(alpha_a, beta_a)
     b_wins = 0.0
     for i in range(int(alpha_b)):
@@ -174,4 +177,4 @@ def _maximize(direction: Any) -> bool:
         return direction == StudyDirection.MAXIMIZE
     if str(direction).lower() in ("maximize", "minimize"):
         return str(direction).lower() == "maximize"
-    raise ValueError(f"unknown direction {direction!r}; expected maximize or minimize (or a StudyDirection)")
+    raise InputError(f"unknown direction {direction!r}; expected maximize or minimize (or a StudyDirection)")

@@ -12,9 +12,25 @@ import os
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from tunegraph.errors import InputError
 
-class ContextError(ValueError):
-    """A TUNEGRAPH_<FIELD> environment variable holds a value of the wrong type."""
+SAMPLERS: tuple[str, ...] = ("llm_tpe", "llm", "tpe", "random")  # who proposes trials (tools.trials.sampler)
+PRUNERS: tuple[str, ...] = ("none", "median", "sha")
+
+
+class ContextError(InputError):
+    """A run setting is out of range, or a TUNEGRAPH_<FIELD> variable holds a value of the wrong type.
+
+    ``setting`` names the field, so a front end can name its own option (``--trials``, ``n_trials``).
+    """
+
+    def __init__(self, detail: str, setting: str | None = None):
+        super().__init__(f"{setting} {detail}" if setting else detail)
+        self.setting, self.detail = setting, detail
+
+    def named(self, name: str) -> str:
+        """The message with the setting called by a front end's own name."""
+        return f"{name} {self.detail}" if self.setting else str(self)
 
 
 def _env(name: str, default):
@@ -91,6 +107,28 @@ class Context:
         "Chat: ask before starting an optimization estimated to take longer than this "
         "(seconds).")
     storage: str = setting("storage", "", "Optuna storage URL (default: sqlite:///.tunegraph/studies.db).")
+
+
+    def __post_init__(self) -> None:
+        """Check every setting once, here: the command line, the API and the estimator all build a Context."""
+        at_least = {"trials": 1, "folds": 2, "warm_start": 0, "fail_fast": 0, "patience": 0, "portfolio": -1,
+                    "portfolio_neighbors": -1, "init_configs": 0, "llm_retries": 0, "n_startup_trials": 0,
+                    "n_candidates": 1, "n_similar": 1, "max_rounds": 1}
+        for name, low in at_least.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ContextError(f"must be an integer >= {low}, got {value!r}", name)
+        for name in ("time_budget", "trial_timeout", "confirm_above_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ContextError(f"must be a number >= 0, got {value!r}", name)
+        if isinstance(self.p_llm, bool) or not isinstance(self.p_llm, (int, float)) or not 0.0 <= self.p_llm <= 1.0:
+            raise ContextError(f"must be within [0, 1], got {self.p_llm!r}", "p_llm")
+        if not 1.0 <= self.judge_threshold <= 5.0:
+            raise ContextError(f"must be within [1, 5], got {self.judge_threshold!r}", "judge_threshold")
+        for name, choices in (("sampler", SAMPLERS), ("pruner", PRUNERS)):
+            if getattr(self, name) not in choices:
+                raise ContextError(f"must be one of {', '.join(choices)}, got {getattr(self, name)!r}", name)
 
 
 def cli_default(name: str) -> Any:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict  # pydantic (Studio's schema endpoints) refuses typing.TypedDict on 3.11
 
 
 def add_counts(old: dict[str, float] | None, new: dict[str, float] | None) -> dict[str, float]:

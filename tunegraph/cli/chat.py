@@ -9,13 +9,22 @@ at the prompt, /quit or Ctrl-D leaves.
 
 from __future__ import annotations
 
-import sys
+import argparse
+import secrets
 import time
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from tunegraph.graphs.context import Context
-from tunegraph.tools.trials.runs import DATA_DIR
+from langgraph.types import Command
+
+from tunegraph.agents.chat import request_stop
+from tunegraph.cli.ctrl_c import CtrlC
+from tunegraph.context import Context
+from tunegraph.graphs.chat import builder
+from tunegraph.tools.trials.runs import DATA_DIR, check_study_name, get_llm, open_checkpoints
+from tunegraph.tools.trials.stream import run_config
 
 STEP_NAMES = {"initialize": "Initializer", "warm_start": "warm start", "llm_propose": "LLM Optimizer proposes",
               "sample_propose": "sampler proposes", "evaluate": "Evaluator cross-validates",
@@ -27,13 +36,21 @@ def chat_checkpoints() -> Path:
     return DATA_DIR / "chat.db"
 
 
+def run(args: argparse.Namespace) -> int:
+    if args.thread:
+        check_study_name(args.thread, "thread name")
+    context = Context(llm=args.llm, trials=args.trials, folds=args.folds, confirm_above_s=args.confirm_above,
+                      storage=args.storage)
+    warnings.simplefilter("ignore")
+    get_llm(context.llm)  # an unreachable server or a missing model file: say so now, not mid-conversation
+    return run_chat(args.thread, context)
+
+
 def run_chat(thread: str | None, context: Context, read: Callable[[str], str] = input,
              write: Callable[[str], None] = print) -> int:
-    from tunegraph.graphs.chat import builder
-    from tunegraph.tools.trials.runs import open_checkpoints
-
-    thread = thread or time.strftime("chat-%Y%m%d-%H%M%S", time.gmtime())
-    config = {"configurable": {"thread_id": thread}, "recursion_limit": 1000}
+    # a random tail: two chats started in the same second in one folder must not share a thread
+    thread = thread or time.strftime("chat-%Y%m%d-%H%M%S", time.gmtime()) + f"-{secrets.token_hex(2)}"
+    config = run_config({"configurable": {"thread_id": thread}})
     _load_history()
     with open_checkpoints(chat_checkpoints()) as saver:
         graph = builder.compile(checkpointer=saver)
@@ -69,8 +86,6 @@ def run_chat(thread: str | None, context: Context, read: Callable[[str], str] = 
 
 
 def _resume(interrupts, read, write):
-    from langgraph.types import Command
-
     write(interrupts[0].value.get("question", "Go ahead? [y/N]"))
     try:
         answer = read("confirm> ")
@@ -81,9 +96,6 @@ def _resume(interrupts, read, write):
 
 def _turn(graph, payload: Any, config: dict, context: Context, write) -> tuple:
     """Stream one turn; returns the interrupts the turn ended on (empty when it finished)."""
-    from tunegraph.agents.chat import request_stop
-    from tunegraph.graphs.ctrl_c import CtrlC
-
     def on_first_press() -> None:
         request_stop()
         write("\nstopping after the current trial (Ctrl-C again to stop at once) ...")
@@ -151,45 +163,3 @@ def _save_history() -> None:
         readline.write_history_file(str(_history_file()))
     except (ImportError, OSError):
         pass
-
-
-def main_studio(host: str, port: int, open_browser: bool) -> int:
-    """``langgraph dev`` on loopback with version checks, analytics and tracing off (offline)."""
-    import importlib.util
-    import os
-    import subprocess
-
-    from tunegraph.tools.meta.metadataset import shipped_data_dir
-
-    config = shipped_data_dir() / "langgraph.json"  # package data: works from a wheel as from a checkout
-    if not config.is_file():
-        print(f"tunegraph: error: {config} is missing: reinstall TuneGraph", file=sys.stderr)
-        return 2
-    if importlib.util.find_spec("langgraph_cli") is None or importlib.util.find_spec("langgraph_api") is None:
-        print("tunegraph: error: the LangGraph CLI is missing: pip install 'tunegraph[studio]' "
-              "(from a checkout: pip install -e '.[studio]')", file=sys.stderr)
-        return 2
-    env = {**os.environ, "LANGGRAPH_NO_VERSION_CHECK": "true", "LANGGRAPH_CLI_NO_ANALYTICS": "1",
-           "LANGSMITH_TRACING": "false", "LANGCHAIN_TRACING_V2": "false"}
-    command = [sys.executable, "-m", "langgraph_cli", "dev", "--config", str(config), "--host", host,
-               "--port", str(port), "--no-reload"]
-    if not open_browser:
-        command.append("--no-browser")
-    print(f"Starting the LangGraph API server on http://{host}:{port} (graphs: optimize, recommend, chat).\n"
-          f"Open Studio at https://smith.langchain.com/studio/?baseUrl=http://{host}:{port} "
-          "(the page runs in your browser and talks to this local server).", file=sys.stderr)
-    server = subprocess.Popen(command, env=env)
-    import signal
-
-    def stop(signum, frame):  # a `kill` of tunegraph studio stops the server too, instead of orphaning it
-        server.terminate()
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        return server.wait()
-    except KeyboardInterrupt:
-        server.terminate()
-        server.wait(timeout=30)
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
