@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -21,17 +22,18 @@ from langgraph.config import get_stream_writer
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from tunegraph.agents import chat_context
-from tunegraph.agents.chat_answers import explain_text, load_study, lookup_text, status_text
+from tunegraph.agents import chat_context, chat_model
+from tunegraph.agents.chat_answers import conversation_best_text, explain_text, load_study, lookup_text, status_text
 from tunegraph.agents.chat_intent import HELP
 from tunegraph.agents.chat_intent import understand as read_request
+from tunegraph.agents.warm_start import config_key
 from tunegraph.context import Context
 from tunegraph.errors import InputError, TuneGraphError
 from tunegraph.state import ChatState
 from tunegraph.tools.llm.answers import duration, format_config, shown_number
 from tunegraph.tools.meta.knowledge import estimate_seconds
-from tunegraph.tools.ml.tasks import load_task
-from tunegraph.tools.trials.runs import default_storage, default_study_name, get_llm
+from tunegraph.tools.ml.tasks import TextEncodingNote, load_task
+from tunegraph.tools.trials.runs import default_storage, default_study_name, get_llm, run_for
 from tunegraph.tools.trials.stream import stream_updates
 
 STOP = threading.Event()  # set by request_stop(): the running optimization ends after its current trial
@@ -119,8 +121,16 @@ def _make_job(state: ChatState, ctx: Context, inputs: dict[str, Any], budget: in
 
     recalled, notes = dict(recalled or {}), []
     try:
-        task = load_task(dataset=inputs.get("dataset"), data=inputs.get("data_path"), target=inputs.get("target"),
-                         task_type=inputs.get("task_type"))
+        with warnings.catch_warnings(record=True) as caught:  # a file not in UTF-8: its encoding is said
+            warnings.simplefilter("always", TextEncodingNote)
+            task = load_task(dataset=inputs.get("dataset"), data=inputs.get("data_path"),
+                             target=inputs.get("target"), task_type=inputs.get("task_type"),
+                             encoding=inputs.get("encoding"))
+        for warning in caught:
+            if issubclass(warning.category, TextEncodingNote):
+                notes.append(str(warning.message))
+            else:  # the others as they were
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         try:
             get_family(inputs["model"], task.task_type)
         except InputError:
@@ -153,7 +163,7 @@ def _make_job(state: ChatState, ctx: Context, inputs: dict[str, Any], budget: in
 
 def confirm(state: ChatState) -> dict[str, Any]:
     """Ask before a long run (an interrupt: the terminal asks y/N, Studio shows a resume box)."""
-    job = state["job"]
+    job = _job(state)
     data = job["inputs"].get("dataset") or job["inputs"].get("data_path")
     warm = ", warm-started from the recommendation above," if job.get("warm_configs") else ""
     answer = interrupt({"question": f"Run {job['new_trials']} trials of {job['inputs']['model']} on {data}{warm}? "
@@ -171,7 +181,7 @@ def confirm(state: ChatState) -> dict[str, Any]:
 def optimize(state: ChatState, runtime: Runtime[Context], optimize_graph) -> dict[str, Any]:
     """Run ``optimize_graph`` (the optimize graph, compiled without a checkpointer: the study is the
     record), streaming each trial; a stop request ends it after the current trial."""
-    job, ctx = state["job"], runtime.context
+    job, ctx = _job(state), runtime.context
     inputs = job["inputs"]
     storage = ctx.storage or default_storage()
     run_ctx = replace(ctx, trials=job["trials"], storage=storage)
@@ -183,7 +193,8 @@ def optimize(state: ChatState, runtime: Runtime[Context], optimize_graph) -> dic
     warm = job.get("warm_configs") or []
     graph_inputs = {**inputs, "warm_configs": warm} if warm else inputs  # not in the run record: /continue has them
     STOP.clear()
-    started, stopped, last = time.perf_counter(), False, {}
+    started, stopped = time.perf_counter(), False
+    last: dict[str, Any] = {}
     write({"event": "run_started", "study": inputs["study_name"], "trials": job["trials"], "task": job["task"]})
     try:
         for node, values, last in stream_updates(graph, graph_inputs, run_ctx):
@@ -201,21 +212,50 @@ def optimize(state: ChatState, runtime: Runtime[Context], optimize_graph) -> dic
     why = "stopped at your request after the current trial" if stopped else (last.get("stop_reason") or "done")
     text = _sentences(job.get("notes") or [])
     if warm:
-        text += _warm_outcome(warm[0]["params"], inputs["study_name"], storage)
+        text += _warm_outcome(warm[0]["params"], inputs["study_name"], storage, run_for(inputs, run_ctx).bounds)
     text += status_text(runs[-1], storage) + f"\nRun ended: {why}, {wall:.0f} s."
+    if last.get("model_path"):  # the refit winner: "save the model" and "predict FILE" use it
+        runs[-1]["model_path"] = last["model_path"]
+        text += f"\nModel ({last.get('model_note')}) saved to {last['model_path']}; say \"predict FILE\" to use it."
     if stopped:
         text += " Say /continue to go on; the finished trials are kept."
     return {**_say(state, text), "runs": runs, "job": None, "llm": last.get("llm") or {}, "latest": "run"}
 
 
-def _warm_outcome(params: dict[str, Any], study_name: str, storage: str) -> str:
-    """Where the recommended configuration ran in the study, and how it scored."""
+def save(state: ChatState) -> dict[str, Any]:
+    """Save the last run's model (refit on all rows) where the user says."""
+    return _say(state, chat_model.save_text(state.get("runs") or [], state["request"].get("path")))
+
+
+def predict(state: ChatState) -> dict[str, Any]:
+    """Predict a file's rows with the last run's model."""
+    request = state["request"]
+    return _say(state, chat_model.predict_text(state.get("runs") or [], request.get("data_path"), request.get("path")))
+
+
+def _job(state: ChatState) -> dict[str, Any]:
+    """The run that plan set up; the graph reaches confirm and optimize only with one (graphs/chat.py)."""
+    job = state["job"]
+    if job is None:
+        raise ValueError("no optimization planned in this state")
+    return job
+
+
+def _warm_outcome(params: dict[str, Any], study_name: str, storage: str, space: Any = None) -> str:
+    """Where the recommended configuration ran in the study, and how it scored; said as a repeat
+    avoided when an earlier trial (a portfolio member, say) was the same configuration."""
     study = load_study(study_name, storage)
-    trial = next((t for t in (study.trials if study else []) if t.user_attrs.get("source") == "meta"
-                  and t.params == params and t.state.is_finished()), None)
+    if study is None:
+        return ""
+    same = [t for t in study.trials if t.state.is_finished() and (
+        t.params == params or (space is not None and config_key(space, t.params) == config_key(space, params)))]
+    trial = next((t for t in same if t.user_attrs.get("source") == "meta"), same[0] if same else None)
     if trial is None:
         return ""
     outcome = f"{study.user_attrs.get('metric', 'score')} {trial.value:.5g}" if trial.value is not None else "failed"
+    if trial.user_attrs.get("source") != "meta":
+        return (f"The recommended configuration was already trial {shown_number(trial.number)} "
+                f"({trial.user_attrs.get('source')}): {outcome}; it was not run twice.\n")
     return f"The recommended configuration ran as trial {shown_number(trial.number)}: {outcome}.\n"
 
 
@@ -277,7 +317,11 @@ def status(state: ChatState, runtime: Runtime[Context]) -> dict[str, Any]:
     if run is None and runs:
         return _say(state, f"There is no optimization of {_named(request)} in this conversation; /status shows the "
                     "last one.")
-    return _say(state, status_text(run, runtime.context.storage))
+    text = status_text(run, runtime.context.storage)
+    if not request.get("study_name") and run is not None:  # "best so far": over the conversation, on that data
+        text += conversation_best_text([r for r in runs if chat_context.same_source(r["inputs"], run["inputs"])],
+                                       run["study"], runtime.context.storage)
+    return _say(state, text)
 
 
 def _sentences(notes: list[str]) -> str:

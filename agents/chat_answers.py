@@ -12,13 +12,14 @@ import optuna
 
 from tunegraph.tools.llm.answers import format_config, shown_number
 from tunegraph.tools.trials.runs import default_storage
+from tunegraph.tools.trials.storage import open_spec
 
 LOOKUP_RESULTS = 5
 
 
 def load_study(name: str, storage: str = "") -> optuna.Study | None:
     try:
-        return optuna.load_study(study_name=name, storage=storage or default_storage())
+        return optuna.load_study(study_name=name, storage=open_spec(storage or default_storage()))
     except KeyError:
         return None
 
@@ -43,6 +44,30 @@ def status_text(run: dict[str, Any] | None, storage: str = "") -> str:
             f"(proposed by {best.user_attrs.get('source', '?')}): {json.dumps(best.params)}")
 
 
+def conversation_best_text(runs: list[dict[str, Any]], shown: str, storage: str = "") -> str:
+    """The best trial over the conversation's runs (on one data set, one metric), when it is not in
+    the study ``shown``: "best so far" means the conversation's best, named by its study."""
+    best: tuple[float, Any, optuna.Study] | None = None
+    metric = None
+    for run in runs:
+        study = load_study(run["study"], storage)
+        if study is None or not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+            continue
+        metric = metric or study.user_attrs.get("metric")
+        if study.user_attrs.get("metric") != metric:  # scores in other units do not compare
+            continue
+        sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
+        trial = study.best_trial
+        value = float(trial.value if trial.value is not None else float("nan"))  # a best trial has a value
+        if best is None or sign * value > sign * best[0]:
+            best = (value, trial, study)
+    if best is None or best[2].study_name == shown or len(runs) < 2:
+        return ""
+    value, trial, study = best
+    return (f"\nBest over this conversation on this data: {metric} {value:.5g} in study {study.study_name} "
+            f"({study.user_attrs.get('model', '?')}), trial {shown_number(trial.number)}.")
+
+
 def explain_text(question: str, run: dict[str, Any] | None, recommendation: dict[str, Any] | None,
                  storage: str = "", latest: str = "run") -> str:
     """Why values were chosen, quoting the recorded evidence. A question naming parameters is
@@ -65,9 +90,9 @@ def explain_text(question: str, run: dict[str, Any] | None, recommendation: dict
         in_run, in_rec = latest == "run", latest != "run"
     use_run = bool(best) and (in_run or (not asked and (latest == "run" or not recommendation)))
     use_rec = bool(recommendation) and (in_rec or (not asked and not use_run))
-    if use_run and run:
+    if use_run and run and study is not None and best is not None:  # use_run: there is a best trial
         parts += _explain_run(run["study"], study, best, asked)
-    if use_rec:
+    if use_rec and recommendation is not None:
         parts += _explain_recommendation(recommendation, asked)
     unknown = sorted(w for w in words - asked if "_" in w.strip("_"))  # names like max_depth, not prose
     if unknown:
@@ -128,7 +153,7 @@ def lookup_text(query: str, k: int = LOOKUP_RESULTS, frame=None, on_build=None) 
         hits = index.search(query, k=min(len(index), 50 * k))
     except (MetaDatasetError, RetrievalError) as exc:
         return f"There are no recorded experiments to search: {exc}"
-    best: dict[str, tuple[float, dict]] = {}  # per data set: the closest hits, of them the best-scored
+    best: dict[str | None, tuple[float, dict]] = {}  # per data set: the closest hits, of them the best-scored
     for score, row in hits:
         task = row.get("task")
         if task not in best:

@@ -25,7 +25,8 @@ from tunegraph.tools.llm.client import LLMClient
 from tunegraph.tools.ml.models import FAMILIES
 from tunegraph.tools.ml.tasks import BUILTIN_DATASETS
 
-INTENTS = ("optimize", "recommend", "explain", "lookup", "status", "stop", "continue", "help", "unknown")
+INTENTS = ("optimize", "recommend", "explain", "lookup", "status", "save", "predict", "stop", "continue", "help",
+           "unknown")
 
 HELP = """Ask in plain language, or use a command:
   /optimize [DATA] [--target COL] [--model FAMILY] [--trials N] [--metric M]   tune a model (DATA: a built-in data set or a CSV/Parquet file)
@@ -33,6 +34,8 @@ HELP = """Ask in plain language, or use a command:
   /explain [PARAM or question]     why a value was chosen, from the recorded evidence and reasoning
   /lookup TEXT                     past experiments closest to TEXT (e.g. "knn on small data")
   /status [STUDY]                  the best trial so far
+  /save [PATH]                     save the last run's model (refit on all rows) to PATH
+  /predict FILE [--out PATH]       predict FILE's rows with the last run's model, as a CSV
   /continue [--trials N]           resume the last optimization with N more trials (default 10)
   /stop                            how to stop a run (Ctrl-C stops it after the current trial)
   /help, /quit
@@ -45,7 +48,8 @@ Built-in data sets: """ + ", ".join(BUILTIN_DATASETS) + ". Model families: " + "
 class ChatRequest(BaseModel):
     """One turn's request; every field but ``intent`` optional."""
 
-    intent: Literal["optimize", "recommend", "explain", "lookup", "status", "stop", "continue", "help", "unknown"]
+    intent: Literal["optimize", "recommend", "explain", "lookup", "status", "save", "predict", "stop", "continue",
+                    "help", "unknown"]
     dataset: str | None = None  # a built-in data set
     data_path: str | None = None  # or a file
     target: str | None = None
@@ -56,6 +60,7 @@ class ChatRequest(BaseModel):
     evaluate: bool = False
     study_name: str | None = None
     question: str | None = None
+    path: str | None = None  # where to save the model, or the predictions
     error: str | None = None  # a command that could not be parsed: the reply says why
 
 
@@ -84,6 +89,11 @@ def _command_parser(intent: str) -> _CommandParser:
         parser.add_argument("study", nargs="?")
     if intent in ("explain", "lookup"):
         parser.add_argument("question", nargs="*")
+    if intent == "save":
+        parser.add_argument("path", nargs="?")
+    if intent == "predict":
+        parser.add_argument("data", nargs="?")
+        parser.add_argument("--out", dest="path")
     return parser
 
 
@@ -108,6 +118,8 @@ def parse_command(text: str) -> ChatRequest:
         if getattr(args, key, None) is not None:
             fields[key] = getattr(args, key)
     fields["evaluate"] = bool(getattr(args, "evaluate", False))
+    if getattr(args, "path", None):
+        fields["path"] = args.path
     study = getattr(args, "study", None)
     if study:
         fields["study_name"] = study
@@ -127,6 +139,8 @@ def _data_reference(word: str) -> dict[str, str]:
 # --- plain language: rules ----------------------------------------------------------------------
 _INTENT_WORDS = [  # first match wins: "why did you choose ... for the best trial" is an explanation
     ("explain", r"\b(why|explain|reason|justif\w*)\b"),
+    ("save", r"\b(save|export|store|download)\b.*\bmodel\b|\bsave (it|that)\b"),
+    ("predict", r"^\s*predict\b|\bpredict(ions?)? (for|on|of|with)\b|\bpredict\s+\S+\.(csv|parquet|pq|tsv|txt)\b"),
     ("lookup", r"\b(what (has |have )?(worked|works|did well)|past (experiments?|runs?|results)|"
                r"(experiments?|runs?) (like|with|on)|similar (data ?sets?|tasks|experiments))\b"),
     ("stop", r"\b(stop|cancel|abort|halt)\b"),
@@ -140,6 +154,7 @@ _INTENT_WORDS = [  # first match wins: "why did you choose ... for the best tria
                r"how are we doing|results? so far)\b"),
 ]
 _FILE = re.compile(r"""(?:^|[\s'"(])((?:[\w.~\-/\\]+)\.(?:csv|parquet|pq|tsv|txt))\b""", re.IGNORECASE)
+_DESTINATION = re.compile(r"""\b(?:to|into|as|at)\s+['"]?([\w.~\-]*[/\\.][\w.~\-/\\]*)""")  # "to models/a.tgm"
 _TRIALS = re.compile(r"\b(\d{1,5})\s*(?:(?:more|extra|additional|further)\s+)?"
                      r"(?:trials?|iterations?|evaluations?|configurations?)\b|"
                      r"\bbudget\s*(?:of\s*)?(\d{1,5})\b", re.IGNORECASE)
@@ -178,6 +193,8 @@ def extract_entities(text: str) -> dict[str, Any]:
             if re.search(rf"\b{name.replace('_', '[ _]')}\b", lowered):
                 found["dataset"] = name
                 break
+    if match := _DESTINATION.search(text):
+        found["path"] = match.group(1)
     if match := _TRIALS.search(text):
         found["trials"] = int(match.group(1) or match.group(2))
     if match := _TARGET.search(text):
@@ -244,6 +261,7 @@ def understand(text: str, llm: LLMClient | None, retries: int = 1) -> tuple[Chat
     if intent in ("explain", "lookup"):
         fields["question"] = text
     try:
-        return ChatRequest(intent=intent, **fields), path, counts
+        # model_validate: ``intent`` is a plain str here, checked against the Literal by pydantic
+        return ChatRequest.model_validate({"intent": intent, **fields}), path, counts
     except ValidationError as exc:
         return ChatRequest(intent="help", error=str(exc.errors()[0]["msg"])), path, counts

@@ -16,6 +16,8 @@ from optuna.trial import TrialState
 
 from tunegraph.context import Context
 from tunegraph.state import OptimizeState, RecommendState
+from tunegraph.tools.ml.ensemble import oof_fits
+from tunegraph.tools.trials import oof_store
 from tunegraph.tools.trials.distributed import heartbeats
 from tunegraph.tools.trials.evaluation import cross_validate_config
 from tunegraph.tools.trials.runs import run_for
@@ -29,19 +31,27 @@ def evaluate(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
     if not pending:
         return {}
     start = time.perf_counter()
-    storage, study_id = run.study._storage, run.study._study_id
-    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, pending["number"])
+    stored, number = run.stored, pending["number"]
+    trial_id = stored.trial_id(number)
+    # asked by this process a moment ago (the Optimizer's node), so not told yet; a peer may still
+    # have reclaimed it, which _record finds out
+    live = stored.asked.pop(number, None)
     heartbeats.hold(run.study, trial_id)  # already beating, unless resumed from a checkpoint after a crash
     try:
-        if storage.get_trial(trial_id).state.is_finished():  # told before a crash: nothing to redo
-            return {"pending_trial": None, "last_result": _result_of(storage.get_trial(trial_id))}
+        if live is None:  # resumed from a checkpoint: it may have been told before a crash
+            trial = stored.trial(number)
+            if trial.state.is_finished():  # nothing to redo
+                return {"pending_trial": None, "last_result": _result_of(trial)}
         result = cross_validate_config(run.task, run.family.name, pending["params"], run.metric.name,
-                                       folds=ctx.folds, seed=ctx.seed, time_limit=ctx.trial_timeout or None,
-                                       isolate=bool(ctx.trial_timeout), on_fold=_pruning(run, trial_id))
+                                       folds=ctx.splits or ctx.folds, seed=ctx.seed, time_limit=ctx.trial_timeout or None,
+                                       isolate=bool(ctx.trial_timeout), on_fold=_pruning(run, trial_id, live),
+                                       keep_oof=keeps_oof(run, ctx))
+        if result.ok and result.oof is not None:  # before the tell: a told trial always has its predictions
+            oof_store.save(run.study.study_name, pending["number"], result.oof)
         try:
-            _record(run, trial_id, pending["number"], result)
+            _record(run, number, result)
         except (UpdateFinishedTrialError, ValueError):
-            if not storage.get_trial(trial_id).state.is_finished():
+            if not stored.trial(number).state.is_finished():
                 raise
             # a peer took this trial for dead (missed heartbeats) and queued its configuration again
             return {"pending_trial": None, "elapsed_s": time.perf_counter() - start,
@@ -54,13 +64,20 @@ def evaluate(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]:
                             "value": result.mean, "error": result.error}}
 
 
-def _record(run, trial_id: int, number: int, result) -> None:
-    storage = run.study._storage
+def keeps_oof(run, ctx: Context) -> bool:
+    """Whether trials keep their out-of-fold predictions: for a post-hoc ensemble, when they fit the cap."""
+    if ctx.ensemble == "off" or not ctx.save_model:
+        return False
+    classes = run.task.n_classes if run.task.task_type == "classification" else 1
+    return oof_fits(len(run.task.y), classes, ctx.trials)
+
+
+def _record(run, number: int, result) -> None:
     for key, value in {"status": result.status, "cv_std": result.std, "fit_time_s": round(result.fit_time, 4),
                        "cv_wall_s": round(result.wall_time, 4), "fold_scores": result.fold_scores,
                        "error": result.error}.items():
         if value is not None:
-            storage.set_trial_user_attr(trial_id, key, value)
+            run.stored.set_trial_user_attr(number, key, value)
     if result.ok:
         run.study.tell(number, result.mean)
     elif result.status == "pruned":
@@ -69,12 +86,12 @@ def _record(run, trial_id: int, number: int, result) -> None:
         run.study.tell(number, state=TrialState.FAIL)
 
 
-def _pruning(run, trial_id: int):
+def _pruning(run, trial_id: int, live: optuna.Trial | None = None):
     """Each fold's running mean reported as the trial's intermediate value; the study's pruner decides
     (Optuna's MedianPruner or SuccessiveHalvingPruner; none unless the run asked for one)."""
     if isinstance(run.study.pruner, optuna.pruners.NopPruner):
         return None
-    trial = optuna.trial.Trial(run.study, trial_id)
+    trial = live if live is not None else optuna.trial.Trial(run.study, trial_id)
 
     def on_fold(fold: int, running_mean: float) -> bool:
         trial.report(running_mean, fold)

@@ -54,7 +54,7 @@ def initialize(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any
     else:
         configs, reasoning = initial_configs(run, space, ctx.init_configs, ctx.llm_retries, counts)
         source = "init"
-    notes = []
+    notes: list[str] = []
     if ctx.space_box:
         space, notes = box_space(run, space, [c for c, _ in configs], tuple(state.get("exclude_tasks") or ()))
         update["search_space"] = space.to_dict()

@@ -63,8 +63,9 @@ def deterministic_checks(rec: dict[str, Any], evidence: dict[str, Any], families
     def check(name: str, passed: bool, detail: str) -> None:
         out.append({"check": name, "passed": bool(passed), "detail": "" if passed else detail})
 
-    required = {"family": str, "params": dict, "expected_score": (int, float), "expected_fit_time_s": (int, float),
-                "justification": str}
+    required: dict[str, type | tuple[type, ...]] = {
+        "family": str, "params": dict, "expected_score": (int, float), "expected_fit_time_s": (int, float),
+        "justification": str}
     bad = [k for k, t in required.items() if not isinstance(rec.get(k), t)]
     check("schema", not bad, f"missing or mistyped fields: {', '.join(bad)}")
     if bad:

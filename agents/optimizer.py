@@ -44,8 +44,12 @@ def choose_proposer(state: OptimizeState, runtime: Runtime[Context]) -> dict[str
         return {"next_source": "pending"}
     if state.get("worker_id"):  # tag trials at creation, so one cut off by a crash is found again
         run.sampler.trial_user_attrs = {"worker": state["worker_id"]}
-    # one read for both questions: a storage round trip per trial is the graph's main overhead
-    open_trials = run.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
+    # one read for both questions, the Summarizer's of a moment ago where there is one: a storage
+    # round trip per trial is the graph's main overhead
+    read = run.stored.take_read()
+    if read is None:
+        read = run.study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
+    open_trials = [t for t in read if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     orphan = _orphan_trial(run, state.get("worker_id"), SearchSpace.from_dict(state["search_space"]).names(),
                            ctx.trials, [t for t in open_trials if t.state == TrialState.RUNNING])
     if orphan is not None:  # asked by this run just before a crash, never evaluated: adopt it
@@ -84,12 +88,15 @@ def llm_propose(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, An
     # across families the LLM works within the best trial's family: a short prompt, and the
     # family choice stays with TPE (its ranges may change, the family list may not)
     asked = family_subspace(space, best[FAMILY_PARAM]) if space.conditional and best else space
-    proposal, new_space, why = propose_with_llm(
-        run.llm, run, asked, state.get("history") or "No trials yet.", best, tried, ctx.llm_retries, counts)
+    if run.llm is None:  # choose_proposer routes here only with an LLM; without one, TPE as for a bad answer
+        proposal, new_space, why = None, None, "no LLM configured"
+    else:
+        proposal, new_space, why = propose_with_llm(
+            run.llm, run, asked, state.get("history") or "No trials yet.", best, tried, ctx.llm_retries, counts)
     if new_space is not None and asked is not space:
         new_space = SearchSpace({**new_space.params, FAMILY_PARAM: space.params[FAMILY_PARAM]})
     update: dict[str, Any] = {"llm": counts}
-    if new_space is not None and new_space != space:
+    if proposal is not None and new_space is not None and new_space != space:  # a new space comes with a proposal
         update["search_space"] = new_space.to_dict()
         update["space_notes"] = [*(state.get("space_notes") or []), f"space adapted: {proposal.reasoning[:200]}"]
         space = new_space
@@ -99,7 +106,7 @@ def llm_propose(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, An
     def ask() -> optuna.Trial:  # run once a budget slot is ours, so no proposal is left queued past the budget
         if proposal is None:
             trial = run.sampler.ask(run.study, space, "tpe")
-            run.study._storage.set_trial_user_attr(trial._trial_id, "llm_fallback", why[:300] or True)
+            trial.set_user_attr("llm_fallback", why[:300] or True)
             return trial
         run.study.enqueue_trial(proposal.params, user_attrs={"source": "llm", "reasoning": proposal.reasoning[:1000]})
         trial = run.study.ask()
@@ -242,7 +249,8 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def _pending(run: OptimizeRun, trial: optuna.Trial, worker_id: str | None) -> dict[str, Any]:
     """The trial just asked, for the Evaluator: read from the trial and the sampler, not the storage."""
     if worker_id and run.sampler.trial_user_attrs.get("worker") != worker_id:  # else tagged at creation
-        run.study._storage.set_trial_user_attr(trial._trial_id, "worker", worker_id)
+        trial.set_user_attr("worker", worker_id)
+    run.stored.asked[trial.number] = trial
     return {"number": int(trial.number), "params": _plain(trial.params), "source": run.sampler.source_of(trial)}
 
 
@@ -264,8 +272,8 @@ def _orphan_trial(run: OptimizeRun, worker_id: str | None, names: list[str], bud
             return {"number": int(trial.number), "params": _plain(trial.params),
                     "source": trial.user_attrs.get("source", "tpe")}
         with contextlib.suppress(UpdateFinishedTrialError):  # a peer may have found it stale first
-            run.study._storage.set_trial_user_attr(trial._trial_id, "abandoned", True)
-            run.study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            run.stored.set_trial_user_attr(trial.number, "abandoned", True)
+            run.study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
     return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -50,7 +51,7 @@ def recommend(state: RecommendState, runtime: Runtime[Context]) -> dict[str, Any
             "elapsed_s": time.perf_counter() - start}
 
 
-def llm_recommendation(llm, state: dict[str, Any], evidence: dict[str, Any], critique: str | None,
+def llm_recommendation(llm, state: Mapping[str, Any], evidence: dict[str, Any], critique: str | None,
                        retries: int, counts: dict[str, float]) -> dict[str, Any] | None:
     candidates = {c["id"]: c for c in evidence["candidates"]}
     budget = evidence.get("time_budget_s")

@@ -10,6 +10,7 @@ the meta-learner's predicted score and fit time, and SHAP evidence sentences. Wi
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -26,9 +27,10 @@ from tunegraph.tools.trials.evaluation import default_metric
 PORTFOLIO_SIZE = 16
 
 
-def load_user_task(state: dict[str, Any]) -> Task:
+def load_user_task(state: Mapping[str, Any]) -> Task:
     return load_task(dataset=state.get("dataset") or None, data=state.get("data_path") or None,
-                     target=state.get("target") or None, task_type=state.get("task_type") or None)
+                     target=state.get("target") or None, task_type=state.get("task_type") or None,
+                     encoding=state.get("encoding") or None)
 
 
 def retrieve(state: RecommendState, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -73,12 +75,15 @@ def portfolio_candidates(knowledge: Knowledge, task: Task, mf: dict[str, float],
     The meta-learner's predicted score breaks near-ties in the greedy order; a fit-time budget
     drops the members predicted to exceed it (when any meets it).
     """
+    matrix = knowledge.matrix
+    if matrix is None:  # callers ask has_portfolio first; no matrix, no portfolio (the meta-learner's candidates)
+        return [], 0
     distances = knowledge.task_distances(mf, task.task_type)
-    pool = knowledge.matrix[(knowledge.matrix["task_type"] == task.task_type) & knowledge.matrix["family"].isin(families)]
+    pool = matrix[(matrix["task_type"] == task.task_type) & matrix["family"].isin(families)]
     shared = pool_params(pool)
     ids = sorted(shared)
     defaults = {f: get_family(f).default_config(task) for f in {shared[c][0] for c in ids}}
-    configs = [defaults[shared[c][0]] if shared[c][2] is None else shared[c][2] for c in ids]
+    configs = [defaults[family] if params is None else params for family, _, params in (shared[c] for c in ids)]
     scores, times = knowledge.learner.predict_mixed(mf, task.task_type, [shared[c][0] for c in ids], configs)
     predicted = {c: (float(s), float(t), p) for c, s, t, p in zip(ids, scores, times, configs)}
     members = task_portfolio(pool, task.task_type, k=PORTFOLIO_SIZE, distances=distances, setting=DEFAULT_SETTING,
@@ -112,7 +117,8 @@ def meta_learner_candidates(knowledge: Knowledge, task: Task, mf: dict[str, floa
         within = [c for c in pool if c.predicted_fit_time_s <= time_budget]
         pool = within or pool
     pool.sort(key=lambda c: c.rank_score, reverse=True)
-    chosen, per_family = [], {}
+    chosen: list[Candidate] = []
+    per_family: dict[str, int] = {}
     for c in pool:  # the best few overall, at most two per family while others remain
         if per_family.get(c.family, 0) < 2 or len(pool) - len(chosen) <= n_candidates - len(chosen):
             chosen.append(c)

@@ -27,7 +27,9 @@ def summarize(state: OptimizeState, runtime: Runtime[Context]) -> dict[str, Any]
     """Graph node: refresh best/history from the study and decide whether to stop."""
     ctx = runtime.context
     run = run_for(state, ctx)
-    finished = finished_trials(run.study)
+    trials = run.study.get_trials(deepcopy=False)
+    run.stored.keep_read(trials)  # the Optimizer's next node needs the running and queued ones
+    finished = finished_trials(run.study, trials)
     update = progress(finished, run.study.direction)
     update["history"] = history_text(finished, run.study.direction, run.metric.name)
     reasons = failure_reasons(finished, limit=1)
@@ -44,7 +46,7 @@ def progress(finished: list[FrozenTrial], direction) -> dict[str, Any]:
     return {
         "n_done": len(finished), "n_failed": sum(1 for t in finished if t.state == TrialState.FAIL),
         "n_pruned": sum(1 for t in finished if t.state == TrialState.PRUNED),
-        "best_value": float(best.value) if best else None,
+        "best_value": _value(best) if best else None,
         "best_params": dict(best.params) if best else None,
         "best_number": int(best.number) if best else None,
         "since_improvement": int(since),
@@ -93,7 +95,7 @@ def history_text(finished: list[FrozenTrial], direction, metric: str, max_chars:
         recent = [t for t in finished[-n_recent:] if t.number not in shown] if n_recent else []
         text = render(
             "summarizer", n_done=len(finished), n_failed=len(finished) - len(complete), metric=metric,
-            best_value=format_value(float(best.value)) if best else "none",
+            best_value=format_value(_value(best)) if best else "none",
             best_number=shown_number(best.number) if best else "-",
             top="\n".join(_line(t) for t in top) or "(none)",
             recent="\n".join(_line(t) for t in recent) or ("(among the best above)" if n_recent else "(omitted)"),
@@ -106,15 +108,22 @@ def history_text(finished: list[FrozenTrial], direction, metric: str, max_chars:
 
 def _line(trial: FrozenTrial) -> str:
     source = trial.user_attrs.get("source", "?")
-    result = format_value(float(trial.value)) if trial.state == TrialState.COMPLETE else "failed"
+    result = format_value(_value(trial)) if trial.state == TrialState.COMPLETE else "failed"
     # numbered as the user reads them: the LLM's reasoning, quoted in explanations, cites these numbers
     return f"- trial {shown_number(trial.number)} ({source}): {result} with {format_config(trial.params)}"
 
 
 def _ranked(complete: list[FrozenTrial], direction) -> list[FrozenTrial]:
-    return sorted(complete, key=lambda t: t.value, reverse=direction == optuna.study.StudyDirection.MAXIMIZE)
+    return sorted(complete, key=_value, reverse=direction == optuna.study.StudyDirection.MAXIMIZE)
 
 
 def _best(complete: list[FrozenTrial], direction) -> FrozenTrial | None:
     ranked = _ranked(complete, direction)
     return ranked[0] if ranked else None
+
+
+def _value(trial: FrozenTrial) -> float:
+    """A complete trial's value: Optuna types ``value`` Optional, a COMPLETE trial always has one."""
+    if trial.value is None:
+        raise ValueError(f"trial {trial.number} has no value")
+    return float(trial.value)

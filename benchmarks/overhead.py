@@ -13,7 +13,11 @@ search space, metric, folds and seed:
 * ``graph-mem`` (``--memory-saver``): the graph with an ``InMemorySaver``, to separate the cost
   of SQLite checkpoints from the rest of the graph.
 
+``--storage journal`` puts both loops' Optuna storage in a journal file (TuneGraph's
+``tools.trials.storage.open_journal``, the same for both) instead of an SQLite file.
+
 Measured per run: wall time (from loading the task to the last trial, setup included), the
+process's CPU time per trial (all of it for the instant objective: less skewed by other load), the
 objective time (sum of ``EvalResult.wall_time`` of every trial; for the graph read from the
 trials' user attribute ``cv_wall_s``), the setup time (task, study, compile, Initializer), the
 overhead per trial ``(wall - objective) / N`` and that overhead as a percentage of the run's
@@ -27,6 +31,7 @@ parameters, so what remains is the framework's own overhead.
 Usage:
     python benchmarks/overhead.py --dataset breast_cancer --model xgboost --trials 20 --repeats 3
     python benchmarks/overhead.py --objective instant --trials 20 --repeats 3
+    python benchmarks/overhead.py --objective instant --trials 30 --repeats 3 --storage journal
     python benchmarks/overhead.py --llm embedded --trials 10 --repeats 1 --out benchmarks/results/overhead.json
 
 Timings are only meaningful on an otherwise idle machine: the load average at the start and
@@ -35,7 +40,8 @@ embedded LLM runs on the CPU; on a small machine a 10-trial ``--llm embedded`` r
 many minutes (tens of seconds per call).
 
 With ``--out FILE.json`` the run is merged into FILE.json (a run with the same settings is
-replaced) and FILE.md is rewritten with the tables of every run in FILE.json.
+replaced) and FILE.md is rewritten with the tables of every run in FILE.json; what follows a
+``<!-- notes -->`` line in FILE.md (written by hand) is kept.
 """
 
 from __future__ import annotations
@@ -75,14 +81,24 @@ N_STARTUP_TRIALS = 10  # Context's default: TPE's random start-up trials, the sa
 
 # ---- the two loops -----------------------------------------------------------------------------
 
+def storage_spec(args, workdir: Path, name: str) -> str:
+    """The Optuna storage of one loop: an SQLite URL, or a journal file path (``--storage``)."""
+    return str(workdir / f"{name}.journal") if args.storage == "journal" else f"sqlite:///{workdir / f'{name}.db'}"
+
+
 def run_plain(args, n_trials: int, seed: int, workdir: Path, evaluate: Evaluate) -> dict[str, Any]:
     start = time.perf_counter()
     task = load_task(dataset=args.dataset)
     family = get_family(args.model, task.task_type)
     metric = get_metric(args.metric, task)
     distributions = family.search_space(task.task_type).to_optuna()
+    storage: Any = storage_spec(args, workdir, "plain")
+    if args.storage == "journal":
+        from tunegraph.tools.trials.storage import open_journal
+
+        storage = open_journal(storage)
     study = optuna.create_study(study_name=f"bench-plain-{uuid.uuid4().hex[:8]}",
-                                storage=f"sqlite:///{workdir / 'plain.db'}", direction=metric.direction,
+                                storage=storage, direction=metric.direction,
                                 sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=N_STARTUP_TRIALS))
     study.enqueue_trial(family.default_config(task))  # the graph's Initializer starts from the defaults too
     setup = time.perf_counter() - start
@@ -113,12 +129,12 @@ def run_graph(args, n_trials: int, seed: int, workdir: Path, llm: str, sampler: 
     from tunegraph.tools.trials.runs import forget_runs, open_checkpoints, open_run
 
     name = f"bench-graph-{uuid.uuid4().hex[:8]}"  # unique: tools.trials.runs caches runs by (name, storage)
-    storage = f"sqlite:///{workdir / 'graph.db'}"
+    storage = storage_spec(args, workdir, "graph")
     inputs = {"dataset": args.dataset, "model": args.model, "study_name": name}
     if args.metric:
         inputs["metric"] = args.metric
     context = Context(llm=llm, sampler=sampler, trials=n_trials, storage=storage, seed=seed, folds=args.folds,
-                      n_startup_trials=N_STARTUP_TRIALS)
+                      n_startup_trials=N_STARTUP_TRIALS, save_model=False)  # the search's overhead, not the refit's
     config = {"configurable": {"thread_id": name}, "recursion_limit": 100_000}
     saver_cm = (open_checkpoints(workdir / "checkpoints.db") if checkpointer == "sqlite"
                 else contextlib.nullcontext(InMemorySaver()))
@@ -160,6 +176,7 @@ def _measures(wall: float, setup: float, objective_times: list[float], n: int) -
     median = statistics.median(objective_times) if objective_times else 0.0
     per_trial = (wall - objective) / max(1, n)
     return {"n_trials": n, "wall_s": wall, "objective_s": objective, "setup_s": setup,
+            "cpu_per_trial_ms": 1000 * (time.process_time() - _CPU_START[0]) / max(1, n),
             "objective_median_ms": 1000 * median, "overhead_per_trial_ms": 1000 * per_trial,
             "overhead_pct_of_median_objective": 100 * per_trial / median if median > 0 else None}
 
@@ -174,6 +191,32 @@ def variants(args) -> list[tuple[str, Callable[[int, int, Path, Evaluate], dict[
     if args.llm == "embedded":
         out.append(("graph+llm", lambda n, seed, d, ev: run_graph(args, n, seed, d, "embedded", "llm_tpe", "sqlite", ev)))
     return out
+
+
+_CPU_START = [0.0]  # process CPU time when the current loop started (run_benchmark)
+
+
+@contextlib.contextmanager
+def counting_journal_writes():
+    """Counts the appends to TuneGraph's journal files and their fsyncs (``--storage journal``)."""
+    from tunegraph.tools.trials.storage import JournalFile
+
+    count = {"appends": 0, "syncs": 0}
+    append, sync = JournalFile.append_logs, JournalFile.sync
+
+    def counted_append(self, logs):
+        count["appends"] += 1
+        return append(self, logs)
+
+    def counted_sync(self):
+        count["syncs"] += 1
+        return sync(self)
+
+    JournalFile.append_logs, JournalFile.sync = counted_append, counted_sync
+    try:
+        yield count
+    finally:
+        JournalFile.append_logs, JournalFile.sync = append, sync
 
 
 @contextlib.contextmanager
@@ -219,6 +262,7 @@ def run_benchmark(args) -> dict[str, Any]:
     load_start = load_avg()
     report: dict[str, Any] = {
         "settings": {"dataset": args.dataset, "model": family.name, "metric": metric.name, "objective": args.objective,
+                     "storage": args.storage, "label": args.label,
                      "trials": args.trials, "repeats": args.repeats, "llm": args.llm, "folds": args.folds,
                      "seed": args.seed, "warmup_trials": args.warmup_trials, "memory_saver": args.memory_saver,
                      "tmpdir": _where(args.tmpdir)},
@@ -241,10 +285,14 @@ def run_benchmark(args) -> dict[str, Any]:
             order = plan if rep % 2 == 0 else plan[::-1]  # alternate the order against drift
             for name, fn in order:
                 with tempfile.TemporaryDirectory(prefix="tunegraph-bench-", dir=args.tmpdir) as tmp, \
-                        counting_statements() as statements:
+                        counting_statements() as statements, counting_journal_writes() as journal:
+                    _CPU_START[0] = time.process_time()
                     result = fn(args.trials, args.seed + rep, Path(tmp), evaluate)
                 result["repeat"] = rep
                 result["storage_statements_per_trial"] = statements[0] / max(1, result["n_trials"])
+                if args.storage == "journal":
+                    result["journal_appends_per_trial"] = journal["appends"] / max(1, result["n_trials"])
+                    result["journal_fsyncs_per_trial"] = journal["syncs"] / max(1, result["n_trials"])
                 report["raw"][name].append(result)
                 _log(f"repeat {rep + 1}/{args.repeats} {name}: wall {result['wall_s']:.2f} s, objective "
                      f"{result['objective_s']:.2f} s, overhead {result['overhead_per_trial_ms']:.1f} ms/trial")
@@ -255,7 +303,7 @@ def run_benchmark(args) -> dict[str, Any]:
 
 KEYS = ("n_trials", "wall_s", "objective_s", "setup_s", "objective_median_ms", "overhead_per_trial_ms",
         "overhead_pct_of_median_objective", "storage_statements_per_trial", "llm_calls", "llm_s_per_call",
-        "overhead_excl_llm_per_trial_ms")
+        "overhead_excl_llm_per_trial_ms", "cpu_per_trial_ms", "journal_appends_per_trial", "journal_fsyncs_per_trial")
 
 
 def summarize(raw: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -287,12 +335,15 @@ def _fmt(stat: dict[str, float] | None, digits: int = 2) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     s = report["settings"]
+    storage = s.get("storage", "sqlite")
     lines = [f"### {s['dataset']} / {s['model']} ({s['metric']}), objective: {s['objective']}, "
-             f"{s['trials']} trials, {s['repeats']} repeat(s), llm: {s['llm']}",
+             f"{s['trials']} trials, {s['repeats']} repeat(s), llm: {s['llm']}"
+             + (f", storage: {storage}" if storage != "sqlite" else "") + (f" ({s['label']})" if s.get("label") else ""),
              "",
              f"Machine: {machine_line(report['machine'])}. Date: {report['date']}. Folds {s['folds']}, "
              f"seed {s['seed']} (+ repeat index), warm-up {s['warmup_trials']} trials per variant (untimed). "
-             f"SQLite files (Optuna storage, checkpoints) in {s.get('tmpdir', '?')}.",
+             f"{'Journal file (Optuna storage) and SQLite' if storage == 'journal' else 'SQLite'} files "
+             f"(Optuna storage, checkpoints) in {s.get('tmpdir', '?')}.",
              ""]
     load = report.get("load_avg") or {}
     if load.get("start") and load.get("end"):
@@ -304,8 +355,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"Embedded LLM loaded once before timing in {report['llm_load_s']:.2f} s (not in the table).", ""]
     lines += ["| variant | trials | wall s | objective s | setup s | median objective ms | overhead ms/trial "
               "| overhead % of median objective | added over plain ms/trial | storage statements/trial "
-              "| LLM calls | LLM s/call | overhead excl. LLM ms/trial |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| LLM calls | LLM s/call | overhead excl. LLM ms/trial | CPU ms/trial | journal appends (fsyncs)/trial |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, st in report["summary"].items():
         pct = st.get("overhead_pct_of_median_objective")
         lines.append("| " + " | ".join([
@@ -313,18 +364,27 @@ def markdown(report: dict[str, Any]) -> str:
             _fmt(st.get("setup_s"), 3), _fmt(st.get("objective_median_ms"), 3), _fmt(st.get("overhead_per_trial_ms"), 1),
             _fmt(pct, 1 if pct and pct["mean"] < 1e4 else 0), _fmt(st.get("added_over_plain_per_trial_ms"), 1),
             _fmt(st.get("storage_statements_per_trial"), 1), _fmt(st.get("llm_calls"), 1), _fmt(st.get("llm_s_per_call"), 3),
-            _fmt(st.get("overhead_excl_llm_per_trial_ms"), 1)]) + " |")
+            _fmt(st.get("overhead_excl_llm_per_trial_ms"), 1), _fmt(st.get("cpu_per_trial_ms"), 1),
+            (f"{_fmt(st.get('journal_appends_per_trial'), 1)} ({_fmt(st.get('journal_fsyncs_per_trial'), 1)})"
+             if st.get("journal_appends_per_trial") else "-")]) + " |")
     lines += ["", "Mean ± sample std over repeats. overhead = (wall - objective) / trials, wall from loading the "
               "task to the last trial (setup included); objective = sum of each trial's evaluation wall time. "
               "Storage statements: SQL statements of Optuna's storage per trial, setup included (not the "
-              "checkpoints; '-' where not recorded).", ""]
+              "checkpoints; '-' where not recorded). CPU: the process's CPU time per trial, setup included "
+              "(with cross-validation, its CPU too). Journal appends: writes to the journal file per trial, "
+              "and how many of them were flushed to the disk (fsync).", ""]
     return "\n".join(lines)
 
 
 def run_key(report: dict[str, Any]) -> str:
     s = report["settings"]
+    storage = s.get("storage", "sqlite")
     return (f"{s['dataset']}|{s['model']}|{s['objective']}|trials={s['trials']}|repeats={s['repeats']}|"
-            f"llm={s['llm']}|mem={s['memory_saver']}|tmp={s.get('tmpdir', '')}")
+            f"llm={s['llm']}|mem={s['memory_saver']}|tmp={s.get('tmpdir', '')}"
+            + (f"|storage={storage}" if storage != "sqlite" else "") + (f"|label={s['label']}" if s.get("label") else ""))
+
+
+NOTES = "<!-- notes -->"  # FILE.md from this line on is written by hand, and kept by save
 
 
 def save(report: dict[str, Any], out: Path) -> None:
@@ -338,7 +398,10 @@ def save(report: dict[str, Any], out: Path) -> None:
     md = ["# TuneGraph: optimize-graph overhead vs a plain Optuna loop", "",
           "Produced by `benchmarks/overhead.py`; regenerate with the commands in its docstring.", ""]
     md += [markdown(r) for r in runs.values()]
-    out.with_suffix(".md").write_text("\n".join(md))
+    md_path = out.with_suffix(".md")
+    old = md_path.read_text() if md_path.exists() else ""
+    notes = old[old.index(NOTES):] if NOTES in old else ""  # written by hand: kept
+    md_path.write_text("\n".join(md) + ("\n" + notes if notes else ""))
     _log(f"results written to {out} and {out.with_suffix('.md')}")
 
 
@@ -361,9 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     p.add_argument("--seed", type=int, default=0, help="base seed; repeat r uses seed + r (default: 0)")
     p.add_argument("--warmup-trials", type=int, default=2, help="untimed warm-up trials per variant (0: none)")
+    p.add_argument("--storage", choices=("sqlite", "journal"), default="sqlite",
+                   help="both loops' Optuna storage: an SQLite file (default) or a journal file")
     p.add_argument("--tmpdir", default=None,
                    help="where the temp SQLite files go (default: the system temp dir; e.g. /dev/shm to take fsync out)")
     p.add_argument("--out", type=Path, help="merge the result into this JSON file and write a .md next to it")
+    p.add_argument("--label", default="", help="a name for this run in --out (e.g. which code it measured)")
     return p
 
 

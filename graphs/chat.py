@@ -1,6 +1,6 @@
 """The chat graph: a conversation over the optimize and recommend graphs.
 
-understand -> (plan -> confirm? -> optimize) | recommend | explain | lookup | status | reply
+understand -> (plan -> confirm? -> optimize) | recommend | explain | lookup | status | save | predict | reply
 
 The nodes are the chat agent's (agents/chat.py); this module wires them and hands the optimize
 and recommend graphs to the nodes that run them. Work estimated to take longer than
@@ -34,7 +34,7 @@ from tunegraph.state import ChatInput, ChatState
 def route_request(state: ChatState) -> str:
     intent = state["request"]["intent"]
     return {"optimize": "plan", "continue": "plan", "recommend": "recommend", "explain": "explain",
-            "lookup": "lookup", "status": "status"}.get(intent, "reply")
+            "lookup": "lookup", "status": "status", "save": "save", "predict": "predict"}.get(intent, "reply")
 
 
 def route_job(state: ChatState, runtime: Runtime[Context]) -> str:
@@ -67,12 +67,15 @@ builder.add_node("recommend", recommend)
 builder.add_node("explain", chat.explain)
 builder.add_node("lookup", chat.lookup)
 builder.add_node("status", chat.status)
+builder.add_node("save", chat.save)
+builder.add_node("predict", chat.predict)
 builder.add_node("reply", chat.reply)
 builder.add_edge(START, "understand")
-builder.add_conditional_edges("understand", route_request, ["plan", "recommend", "explain", "lookup", "status", "reply"])
+builder.add_conditional_edges("understand", route_request, ["plan", "recommend", "explain", "lookup", "status", "save",
+                                                             "predict", "reply"])
 builder.add_conditional_edges("plan", route_job, ["confirm", "optimize", END])
 builder.add_conditional_edges("confirm", route_confirmed, ["optimize", END])
-for node in ("optimize", "recommend", "explain", "lookup", "status", "reply"):
+for node in ("optimize", "recommend", "explain", "lookup", "status", "save", "predict", "reply"):
     builder.add_edge(node, END)
 
 graph = builder.compile(name="chat")

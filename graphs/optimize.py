@@ -1,5 +1,6 @@
 """The optimize graph (SLLMBO): initialize -> warm_start -> choose_proposer -> (llm_propose |
-sample_propose) -> evaluate -> summarize -> loop, or remember (learn from the run) and stop.
+sample_propose) -> evaluate -> summarize -> loop, or remember (learn from the run) -> save_model
+(refit the winner on all rows and save it) and stop.
 
 Trials live in an Optuna study; the graph state only points at them, so a run checkpointed
 with SQLite resumes by its thread id (the study name) without losing a finished trial.
@@ -25,6 +26,7 @@ from tunegraph.agents import warm_start as warm
 from tunegraph.agents.evaluator import evaluate
 from tunegraph.agents.initializer import initialize
 from tunegraph.agents.memory import remember
+from tunegraph.agents.modeler import save_model
 from tunegraph.agents.optimizer import choose_proposer, llm_propose, sample_propose
 from tunegraph.agents.summarizer import summarize
 from tunegraph.context import Context
@@ -54,6 +56,7 @@ builder.add_node("evaluate", evaluate)
 builder.add_node("summarize", summarize)
 builder.add_node("warm_start", warm_start)
 builder.add_node("remember", remember)
+builder.add_node("save_model", save_model)
 builder.add_edge(START, "initialize")
 builder.add_edge("initialize", "warm_start")
 builder.add_edge("warm_start", "summarize")  # a resumed study may already be at its budget
@@ -62,6 +65,7 @@ builder.add_edge("llm_propose", "evaluate")
 builder.add_edge("sample_propose", "evaluate")
 builder.add_edge("evaluate", "summarize")
 builder.add_conditional_edges("summarize", route_after_summary, ["choose_proposer", "remember"])
-builder.add_edge("remember", END)
+builder.add_edge("remember", "save_model")
+builder.add_edge("save_model", END)
 
 graph = builder.compile(name="optimize")

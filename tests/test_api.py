@@ -28,7 +28,9 @@ def test_optimize_on_a_dataframe_numbers_trials_from_one():
     frame = load_iris(as_frame=True).frame
     seen = []
     result = optimize(data=frame, target="target", model="knn", trials=4, folds=3, on_trial=seen.append)
-    assert result["n_trials"] == 4 and result["model"] == "knn" and result["metric"] == "accuracy"
+    assert result["n_trials"] == 4 and result["searched"] == "knn" and result["metric"] == "accuracy"
+    assert result["model"].info.family == "knn" and list(result["model"].predict(frame.head(3))) == \
+        list(result["model"].predict(frame.drop(columns=["target"]).head(3)))  # the target column is ignored
     assert [t["number"] for t in seen] == [1, 2, 3, 4] == [t["number"] for t in result["trials"]]
     best = max(result["trials"], key=lambda t: t["value"])
     assert result["best_value"] == pytest.approx(best["value"]) and 1 <= result["best_trial"] <= 4

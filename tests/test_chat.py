@@ -358,3 +358,45 @@ def test_the_llm_reading_path_uses_the_conversation_too(chat, kb, monkeypatch): 
     text, path = last_reply(state)
     run = state.values["runs"][-1]
     assert path == "llm" and (run["data"], run["model"]) == ("wine", "random_forest") and "5 trials finished" in text
+
+
+def test_save_the_model_and_predict_a_file_with_the_last_run(chat, tmp_path):
+    from sklearn.datasets import load_iris
+
+    state, _ = chat("save the best model so I can predict new data")
+    assert "no saved model in this conversation" in last_reply(state)[0]
+    state, _ = chat("/optimize iris --model knn --trials 2")
+    text, _ = last_reply(state)
+    assert "Model (knn of trial" in text and ".tgm" in text
+    state, _ = chat("save the model to exported/iris-knn.tgm")
+    text, path = last_reply(state)
+    saved = tmp_path / "exported" / "iris-knn.tgm"
+    assert path == "rules" and saved.is_file() and str(saved) in text
+    rows = load_iris(as_frame=True).frame.drop(columns=["target"]).head(7)
+    rows.assign(extra=1).to_csv(tmp_path / "new_rows.csv", index=False)
+    state, _ = chat("predict new_rows.csv")
+    text, path = last_reply(state)
+    out = tmp_path / "new_rows-predictions.csv"
+    assert path == "rules" and out.is_file() and str(out) in text and "proba_<class>" in text and "extra" in text
+    import pandas as pd
+
+    from tunegraph import load_model
+
+    written = pd.read_csv(out)
+    assert list(written["prediction"]) == list(load_model(saved).predict(rows))
+    state, _ = chat("/predict nowhere.csv")
+    assert "could not predict nowhere.csv" in last_reply(state)[0]
+
+
+def test_best_so_far_is_the_conversations_best_naming_its_study(chat):
+    chat("/optimize wine --model logistic_regression --trials 3 --study wine-lr")
+    chat("/optimize wine --model knn --trials 3 --study wine-knn")  # last, and (on wine) the weaker family
+    studies = {name: optuna.load_study(study_name=name, storage=runs.default_storage()) for name in ("wine-knn", "wine-lr")}
+    winner = max(studies, key=lambda name: studies[name].best_value)
+    state, _ = chat("what was the best so far?")
+    text, _ = last_reply(state)
+    assert text.startswith("Study wine-knn")  # the last run's status first
+    if winner == "wine-knn":
+        assert "Best over this conversation" not in text
+    else:
+        assert f"Best over this conversation on this data: accuracy {studies[winner].best_value:.5g} in study {winner}" in text

@@ -1,10 +1,13 @@
-"""`tunegraph metadata build|info|add` as a user runs them."""
+"""`tunegraph metadata build|info|add|remove` as a user runs them, and what a run adds to your layer."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.test_metadataset import tiny_datasets  # noqa: F401  (fixture)
+from tests.test_metalearner import small_metadataset  # noqa: F401  (fixture)
+from tests.test_recommend_portfolio import shipped, use_shipped  # noqa: F401  (fixtures: a real small matrix)
 from tunegraph.cli import main
 from tunegraph.tools.meta import metadataset
 
@@ -46,3 +49,35 @@ def test_metadata_errors(capsys, tmp_path):
     assert "unreadable" in capsys.readouterr().err
     assert main(["metadata", "add", "no-such-study"]) == 2
     assert "no study named 'no-such-study'" in capsys.readouterr().err
+
+
+def test_a_short_run_is_not_learned_unless_asked_and_a_run_can_be_taken_back_out(capsys):
+    from tunegraph.tools.meta import user_layer
+
+    args = ["optimize", "--dataset", "iris", "--model", "knn", "--trials", "3", "--llm", "none", "--folds", "3",
+            "--quiet", "--no-model"]
+    assert main([*args, "--study", "short", "--out", "short.json"]) == 0
+    short = json.loads(Path("short.json").read_text())
+    assert short["learned"] == 0 and "fewer than 10" in short["learn_note"]
+    assert not metadataset.user_path().exists()
+    assert main([*args, "--study", "asked", "--learn"]) == 0
+    assert main(["optimize", "--dataset", "wine", "--model", "knn", "--trials", "3", "--llm", "none", "--folds", "3",
+                 "--quiet", "--no-model", "--study", "other", "--learn"]) == 0
+    assert set(user_layer.studies()) == {"asked", "other"}
+    capsys.readouterr()
+    assert main(["metadata", "info"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["your_studies"]["asked"]["task"] == "iris" and info["your_studies"]["other"]["records"] >= 1
+    assert main(["metadata", "remove", "asked"]) == 0
+    assert "removed" in capsys.readouterr().out
+    layer = metadataset.load(metadataset.user_path())
+    assert set(layer.task) == {"wine"} and set(user_layer.studies()) == {"other"}
+    assert main(["metadata", "remove", "asked"]) == 2
+    assert "no study named 'asked' in your meta-dataset layer" in capsys.readouterr().err
+
+
+def test_portfolio_trials_are_learned_as_portfolio(use_shipped):  # noqa: F811
+    assert main(["optimize", "--dataset", "iris", "--trials", "4", "--llm", "none", "--folds", "3", "--quiet",
+                 "--no-model", "--study", "pf", "--learn"]) == 0
+    layer = metadataset.load(metadataset.user_path())
+    assert "portfolio" in set(layer.source)  # one list of sources: they were learned as "user"

@@ -83,4 +83,26 @@ def test_plot_writes_history_and_importances(study, tmp_path, capsys):
     assert [Path(p).name for p in written] == ["iris-dash-history.png", "iris-dash-importances.png"]
     assert all(Path(p).stat().st_size > 5_000 and Path(p).read_bytes()[:4] == b"\x89PNG" for p in written)
     assert main(["plot", "nope", "--storage", study]) == 2
-    assert "no study named 'nope'; studies are: iris-dash" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no study named 'nope' in" in err and "its studies are: iris-dash" in err and "--storage URL" in err
+
+
+def test_plot_across_families_draws_each_familys_chart_with_the_metric_and_leaves_no_folder(tmp_path, capsys):
+    import matplotlib.image
+
+    assert main(["optimize", "--dataset", "wine", "--trials", "8", "--llm", "none", "--folds", "3", "--quiet",
+                 "--no-model", "--no-learn", "--portfolio", "0", "--study", "wine-cash"]) == 0
+    capsys.readouterr()
+    assert main(["plot", "wine-cash", "--out", str(tmp_path / "plots")]) == 0
+    names = [Path(p).name for p in capsys.readouterr().out.split()]
+    assert names[:2] == ["wine-cash-history.png", "wine-cash-families.png"]
+    assert all(n.startswith("wine-cash-importances-") for n in names[2:])  # one per family with enough trials
+    assert matplotlib.image.imread(tmp_path / "plots" / names[1]).shape[0] > 100
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    import os
+
+    os.chdir(elsewhere)  # another folder: no studies here, and none created by looking
+    assert main(["plot", "wine-cash"]) == 2
+    err = capsys.readouterr().err
+    assert "there are no studies in" in err and "TUNEGRAPH_STORAGE" in err and not (elsewhere / ".tunegraph").exists()

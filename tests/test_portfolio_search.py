@@ -168,7 +168,7 @@ def test_the_api_searches_across_families_by_default_and_says_which_won():
     from tunegraph import optimize as api_optimize
 
     result = api_optimize(dataset="iris", trials=4, folds=3, seed=1)
-    assert result["model"] == "auto" and result["best_family"] == result["study_params"]["family"]
+    assert result["searched"] == "auto" and result["best_family"] == result["study_params"]["family"]
     best = result["best_per_family"]
     assert best[result["best_family"]]["value"] == result["best_value"]
     assert all(v["value"] <= result["best_value"] for v in best.values())

@@ -133,6 +133,8 @@ def test_cli_recommend(capsys, kb, tmp_path):
     assert "justification" in out and "cross-validated accuracy" in out and "response time" in out
     saved = json.loads((tmp_path / "r.json").read_text())
     assert saved["final"]["family"] in ("knn", "logistic_regression")
+    first = saved["evidence"]["similar_tasks"][0]["task"]
+    assert "similar data sets" in out and first in out  # named on screen, not only in --out
     assert main(["recommend", "--dataset", "wine", "--families", "ridge", "--llm", "none"]) == 2
     assert "cannot do classification" in capsys.readouterr().err
 
@@ -149,7 +151,7 @@ def test_warm_start_and_learning_from_the_run(kb):
 
     g = builder.compile(checkpointer=InMemorySaver())
     final = g.invoke({"dataset": "wine", "model": "knn", "study_name": "warm"}, {"configurable": {"thread_id": "w"}},
-                     context=Context(llm="none", trials=5, folds=3, warm_start=2))
+                     context=Context(llm="none", trials=5, folds=3, warm_start=2, learn_min_trials=1))
     study = runs.open_run({"dataset": "wine", "model": "knn", "study_name": "warm"},
                              storage=runs.default_storage()).study
     sources = [t.user_attrs["source"] for t in study.trials]

@@ -56,7 +56,7 @@ def test_a_bad_environment_value_is_a_clear_error(monkeypatch, capsys):
 
 def test_the_folds_of_a_run_are_recorded_in_the_meta_dataset_layer():
     code = main(["optimize", "--dataset", "iris", "--model", "knn", "--llm", "none", "--trials", "3", "--folds", "3",
-                 "--quiet", "--study", "three-folds"])
+                 "--quiet", "--study", "three-folds", "--learn"])
     assert code == 0
     layer = metadataset.load(metadataset.user_path())
     rows = layer[layer.task == "iris"]

@@ -76,6 +76,55 @@ def listening_addresses(port: int) -> set[str]:
     return {line.split()[3].rsplit(":", 1)[0] for line in out.splitlines() if line.strip()}
 
 
+STUDIO_NODES = {"optimize": {"initialize", "evaluate", "remember"}, "recommend": {"retrieve", "recommend", "judge"},
+                "chat": {"understand", "plan", "confirm", "reply"}}
+
+
+def test_studio_endpoints_schemas_graphs_and_a_run_from_the_defaults(server):
+    """What Studio reads to draw a graph, its input form and its configuration panel, on the endpoints themselves
+    (they answered 500 on Python 3.11), then a run started as Studio would start one: from the schemas' defaults."""
+    import importlib
+
+    client, workdir = server
+    url = str(client.http.client.base_url).rstrip("/")
+    assistants = {a["graph_id"]: a["assistant_id"] for a in client.assistants.search()}
+    assert set(STUDIO_NODES) <= set(assistants)
+    schemas = {}
+    for graph_id, expected in STUDIO_NODES.items():
+        response = httpx.get(f"{url}/assistants/{assistants[graph_id]}/schemas", timeout=30)
+        assert response.status_code == 200, (graph_id, response.text[:500])
+        schemas[graph_id] = body = response.json()
+        assert body["input_schema"] and body["input_schema"].get("properties"), graph_id
+        context = body["context_schema"]
+        assert context and context.get("properties"), graph_id
+        missing = [name for name, spec in context["properties"].items() if "default" not in spec]
+        assert not missing, f"{graph_id}: context fields without a default in the schema: {missing}"
+        assert not context.get("required"), graph_id
+        assert context["properties"]["trials"]["description"].startswith("Trial budget")
+        assert context["properties"]["llm"]["default"] == "none"  # the server's TUNEGRAPH_LLM: what a run takes
+
+        response = httpx.get(f"{url}/assistants/{assistants[graph_id]}/graph", timeout=30)
+        assert response.status_code == 200, (graph_id, response.text[:500])
+        nodes = {node["id"] for node in response.json()["nodes"]}
+        graph = importlib.import_module(f"tunegraph.graphs.{graph_id}").graph
+        assert nodes == set(graph.get_graph().nodes) and expected <= nodes, (graph_id, nodes)
+    assert "messages" in schemas["chat"]["input_schema"]["properties"]
+    assert {"dataset", "data_path", "target"} <= set(schemas["recommend"]["input_schema"]["properties"])
+
+    recommend = schemas["recommend"]
+    inputs = {name: spec["default"] for name, spec in recommend["input_schema"]["properties"].items()
+              if "default" in spec}
+    context = {name: spec["default"] for name, spec in recommend["context_schema"]["properties"].items()}
+    thread = client.threads.create()
+    run = client.runs.create(thread["thread_id"], assistants["recommend"], input={**inputs, "dataset": "wine"},
+                             context=context)
+    out = client.runs.join(thread["thread_id"], run["run_id"])
+    assert client.runs.get(thread["thread_id"], run["run_id"])["status"] == "success", out
+    assert out["final"]["family"] in ("knn", "logistic_regression") and out["final"]["justification"], out
+    log = (workdir / "server.log").read_text()
+    assert "Failed to get" not in log and "typing.TypedDict" not in log, log[-3000:]
+
+
 def test_three_graphs_through_the_sdk(server):
     client, workdir = server
     assert {a["graph_id"] for a in client.assistants.search()} >= {"optimize", "recommend", "chat"}
@@ -88,7 +137,7 @@ def test_three_graphs_through_the_sdk(server):
                                                   input={"dataset": "iris", "model": "knn", "study_name": "sdk-opt"},
                                                   context={"trials": 4})
              if part.event == "updates" for node in part.data]
-    assert nodes[0] == "initialize" and nodes.count("evaluate") == 4 and nodes[-1] == "remember"
+    assert nodes[0] == "initialize" and nodes.count("evaluate") == 4 and nodes[-2:] == ["remember", "save_model"]
     state = client.threads.get_state(thread["thread_id"])["values"]
     assert state["n_done"] == 4 and state["stop_reason"].startswith("trial budget")
     study = optuna.load_study(study_name="sdk-opt", storage=f"sqlite:///{workdir / '.tunegraph' / 'studies.db'}")

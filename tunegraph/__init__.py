@@ -2,9 +2,11 @@
 
 The public API (imported lazily, so ``import tunegraph`` stays light):
 
-    >>> from tunegraph import recommend, optimize, TuneGraphSearchCV, LLMTPESampler, Context
+    >>> from tunegraph import recommend, optimize, load_model, TuneGraphSearchCV, LLMTPESampler, Context
     >>> advice = recommend(dataset="wine")                              # doctest: +SKIP
     >>> result = optimize(dataset="wine", model="knn", trials=10)       # doctest: +SKIP
+    >>> model = load_model(result["model_path"])                        # doctest: +SKIP
+    >>> model.predict(new_rows)                                         # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ _EXPORTS = {
     "recommend": "tunegraph.api", "optimize": "tunegraph.api",
     "TuneGraphSearchCV": "tunegraph.estimator",
     "LLMTPESampler": "tunegraph.tools.trials.sampler", "llm_proposer": "tunegraph.agents.optimizer",
-    "Context": "tunegraph.context",
+    "Context": "tunegraph.context", "load_model": "tunegraph.tools.ml.fitted",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -28,8 +28,11 @@ DataArg = str | Path | pd.DataFrame | None
 
 @contextlib.contextmanager
 def data_inputs(dataset: str | None, data: DataArg, target: str | None,
-                task_type: str | None) -> Iterator[dict[str, Any]]:
-    """The graphs' data inputs; a DataFrame is written to a temporary Parquet file for the run."""
+                task_type: str | None, encoding: str | None = None) -> Iterator[dict[str, Any]]:
+    """The graphs' data inputs; a DataFrame is written to a temporary Parquet file for the run.
+    ``encoding``: a CSV file's text encoding (default: UTF-8, else detected), for a file only."""
+    if encoding is not None and not isinstance(data, (str, Path)):
+        raise InputError("encoding= is for a CSV file given as data=")
     if (dataset is None) == (data is None):
         raise InputError("give exactly one of dataset= (a built-in data set) and data= (a file or a DataFrame)")
     if data is not None and not target:
@@ -45,17 +48,21 @@ def data_inputs(dataset: str | None, data: DataArg, target: str | None,
         return
     if data is not None:
         inputs["data_path"] = str(Path(data).resolve())
+    if encoding:
+        inputs["encoding"] = encoding
     yield inputs
 
 
 def recommend(dataset: str | None = None, *, data: DataArg = None, target: str | None = None,
-              task_type: str | None = None, metric: str | None = None, families: list[str] | None = None,
+              task_type: str | None = None, encoding: str | None = None, metric: str | None = None,
+              families: list[str] | None = None,
               time_budget: float = 0.0, evaluate: bool = False, llm: str = "none", **settings: Any) -> dict[str, Any]:
     """Zero-shot recommendation (the recommend graph): a family and hyperparameters, with the evidence.
 
     Args:
         dataset: a built-in data set (breast_cancer, wine, iris, digits, diabetes), or
         data: a CSV / Parquet path or a DataFrame, with ``target`` its column to predict.
+        encoding: a CSV file's text encoding, e.g. ``cp1252`` (default: UTF-8, else detected).
         metric, families, time_budget: as for ``tunegraph recommend``.
         evaluate: also cross-validate the answer (``evaluation`` in the result).
         llm: ``none`` (default: deterministic, no model), ``embedded``, ``ollama:<model>`` or ``auto``.
@@ -67,7 +74,7 @@ def recommend(dataset: str | None = None, *, data: DataArg = None, target: str |
     from tunegraph.graphs.recommend import graph
 
     extra = {"metric": metric, "families": families, "time_budget_s": time_budget, "evaluate": evaluate}
-    with data_inputs(dataset, data, target, task_type) as inputs, warnings.catch_warnings():
+    with data_inputs(dataset, data, target, task_type, encoding) as inputs, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         state = graph.invoke({**inputs, **{k: v for k, v in extra.items() if v}},
                              context=Context(llm=llm, **settings))
@@ -78,13 +85,14 @@ def recommend(dataset: str | None = None, *, data: DataArg = None, target: str |
 
 
 def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | None = None,
-             task_type: str | None = None, model: str = "auto", metric: str | None = None, trials: int = 20,
+             task_type: str | None = None, encoding: str | None = None, model: str = "auto",
+             metric: str | None = None, trials: int = 20,
              llm: str = "none", sampler: str = "tpe", study_name: str | None = None, storage: str = "",
              learn: bool = False, on_trial=None, **settings: Any) -> dict[str, Any]:
     """Sequential optimization (the optimize graph); returns the result as a dict.
 
     Args:
-        dataset / data / target / task_type: as for :func:`recommend`.
+        dataset / data / target / task_type / encoding: as for :func:`recommend`.
         model: ``auto`` (default: the family searched with its hyperparameters, parameters named
             ``<family>.<name>``) or one model family (``xgboost``, ``lightgbm``, ``random_forest``, ...).
         trials: the study's trial budget. sampler: ``tpe`` (default), ``llm_tpe``, ``llm`` or ``random``.
@@ -98,17 +106,21 @@ def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | 
     Returns the run's result (tools.trials.results.run_result), as ``tunegraph optimize --out`` writes
     it, plus study_name and storage: best_value, best_family, best_params (the family's own
     parameter names), study_params (the study's names), best_trial (numbered from 1, as every
-    trial number a user reads), best_per_family, n_trials, n_failed, stop_reason, and trials
-    (each with number, value, params, source, status).
+    trial number a user reads), best_per_family, n_trials, n_failed, stop_reason, trials (each with
+    number, value, params, source, status), ``searched`` (the family asked for, or ``auto``: ``--out``'s
+    ``model``), and ``model``: the winner refit on all rows
+    (``predict``/``predict_proba`` take a DataFrame of the raw columns), saved at ``model_path``
+    (``save_model=False`` skips it; ``model_path=...`` chooses the file).
     """
     from tunegraph.graphs.optimize import graph
+    from tunegraph.tools.ml.fitted import load_model
     from tunegraph.tools.trials.results import run_result
     from tunegraph.tools.trials.runs import check_study_name, default_storage, default_study_name, run_for
     from tunegraph.tools.trials.stream import stream_updates
 
     context = Context(llm=llm, sampler=sampler, trials=trials, learn=learn, storage=storage, **settings)
     started = time.perf_counter()
-    with data_inputs(dataset, data, target, task_type) as inputs, warnings.catch_warnings():
+    with data_inputs(dataset, data, target, task_type, encoding) as inputs, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         inputs = {**inputs, "model": model, **({"metric": metric} if metric else {})}
         inputs["study_name"] = check_study_name(study_name or default_study_name(inputs))
@@ -118,5 +130,7 @@ def optimize(dataset: str | None = None, *, data: DataArg = None, target: str | 
             result = values.get("last_result")
             if result and on_trial:  # numbered from 1, as everywhere a user reads a trial number
                 on_trial({**result, "number": int(result["number"]) + 1, "best": state.get("best_value")})
-    return {**run_result(run, state, time.perf_counter() - started), "study_name": inputs["study_name"],
-            "storage": context.storage or default_storage()}
+    result = run_result(run, state, time.perf_counter() - started)
+    model = load_model(result["model_path"]) if result.get("model_path") else None
+    return {**result, "study_name": inputs["study_name"], "storage": context.storage or default_storage(),
+            "searched": result["model"], "model": model}

@@ -16,6 +16,7 @@ from tunegraph.errors import InputError
 
 SAMPLERS: tuple[str, ...] = ("llm_tpe", "llm", "tpe", "random")  # who proposes trials (tools.trials.sampler)
 PRUNERS: tuple[str, ...] = ("none", "median", "sha")
+ENSEMBLE: tuple[str, ...] = ("auto", "on", "off")
 
 
 class ContextError(InputError):
@@ -54,8 +55,23 @@ def _env(name: str, default):
 
 
 def setting(name: str, default: Any, description: str):
-    """A Context field whose default is read from ``TUNEGRAPH_<NAME>`` when the Context is made."""
-    return field(default_factory=lambda: _env(name, default), metadata={"description": description, "default": default})
+    """A Context field whose default is read from ``TUNEGRAPH_<NAME>`` when the Context is made.
+
+    The field's metadata is read by pydantic too, when LangGraph exports the context's JSON schema
+    (``/assistants/{id}/schemas``, Studio's configuration panel): pydantic passes every key named like
+    an argument of ``pydantic.Field`` on to it, so a ``"default"`` key there clashes with the field's own
+    default and breaks the export. Nothing but ``description`` and ``json_schema_extra`` goes there: the
+    latter writes into the schema the default a run would take now (the environment's value, else
+    ``default``), since pydantic does not call a default factory for a schema.
+    """
+    def schema_default(schema: dict[str, Any]) -> None:
+        try:
+            schema["default"] = _env(name, default)
+        except ContextError:  # a malformed TUNEGRAPH_<NAME> fails the run, not the schema
+            schema["default"] = default
+
+    return field(default_factory=lambda: _env(name, default),
+                 metadata={"description": description, "json_schema_extra": schema_default})
 
 
 @dataclass(kw_only=True)
@@ -67,7 +83,7 @@ class Context:
         "Who proposes trials: tpe (Optuna TPE, after the portfolio), llm_tpe (TPE and the LLM, "
         "which earns its share), llm or random.")
     p_llm: float = setting("p_llm", 0.5,
-        "Probability that the LLM proposes a trial in llm_tpe mode (the starting share when adaptive_share is on).")
+        "Probability that the LLM proposes a trial in llm_tpe mode (where the LLM earns its share: the share it starts with).")
     adaptive_share: bool = setting("adaptive_share", True,
         "In llm_tpe mode, the LLM earns its share of the trials from the study's results (Thompson sampling "
         "on beating the best so far, within 5-95%); off: a fixed coin of probability p_llm.")
@@ -99,6 +115,8 @@ class Context:
         "Enqueue the recommend graph's top K configurations as the first trials (source "
         "'meta').")
     learn: bool = setting("learn", True, "Add the finished study's trials to the user's meta-dataset layer.")
+    learn_min_trials: int = setting("learn_min_trials", 10,
+        "Only a study with at least this many completed trials joins the meta-dataset layer (1: any).")
     n_candidates: int = setting("n_candidates", 5, "Candidates the Retriever hands the Recommender.")
     n_similar: int = setting("n_similar", 3, "Similar past tasks the Retriever looks up.")
     judge_threshold: float = setting("judge_threshold", 3.5, "Judge score (1-5) a recommendation needs.")
@@ -106,12 +124,23 @@ class Context:
     confirm_above_s: float = setting("confirm_above_s", 60.0,
         "Chat: ask before starting an optimization estimated to take longer than this "
         "(seconds).")
-    storage: str = setting("storage", "", "Optuna storage URL (default: sqlite:///.tunegraph/studies.db).")
+    storage: str = setting("storage", "", "Optuna storage URL, or a journal file path "
+                           "(default: sqlite:///.tunegraph/studies.db).")
+    splits: tuple = field(default=(), metadata={"description": "The cross-validation's own (train rows, test rows) "
+        "pairs, e.g. from a scikit-learn splitter (TuneGraphSearchCV's cv); empty: folds shuffled folds."})
+    # (no "default" key in a field's metadata: pydantic takes it for Field(default=...), see setting())
+    save_model: bool = setting("save_model", True,
+        "After the search, refit the best configuration on all rows and save it (agents/modeler.py).")
+    ensemble: str = setting("ensemble", "auto",
+        "Post-hoc ensemble of the trials (Caruana's greedy selection on out-of-fold predictions): auto saves it "
+        "when it beats the best single trial on rows it was not selected on; on: always; off: never.")
+    model_path: str = setting("model_path", "",
+        "Where the fitted model is saved (default: .tunegraph/models/<study>.tgm).")
 
 
     def __post_init__(self) -> None:
         """Check every setting once, here: the command line, the API and the estimator all build a Context."""
-        at_least = {"trials": 1, "folds": 2, "warm_start": 0, "fail_fast": 0, "patience": 0, "portfolio": -1,
+        at_least = {"trials": 1, "folds": 2, "warm_start": 0, "fail_fast": 0, "learn_min_trials": 1, "patience": 0, "portfolio": -1,
                     "portfolio_neighbors": -1, "init_configs": 0, "llm_retries": 0, "n_startup_trials": 0,
                     "n_candidates": 1, "n_similar": 1, "max_rounds": 1}
         for name, low in at_least.items():
@@ -126,7 +155,9 @@ class Context:
             raise ContextError(f"must be within [0, 1], got {self.p_llm!r}", "p_llm")
         if not 1.0 <= self.judge_threshold <= 5.0:
             raise ContextError(f"must be within [1, 5], got {self.judge_threshold!r}", "judge_threshold")
-        for name, choices in (("sampler", SAMPLERS), ("pruner", PRUNERS)):
+        if any(len(pair) != 2 or not len(pair[0]) or not len(pair[1]) for pair in self.splits):
+            raise ContextError("must be (train rows, test rows) pairs, none of them empty", "splits")
+        for name, choices in (("sampler", SAMPLERS), ("pruner", PRUNERS), ("ensemble", ENSEMBLE)):
             if getattr(self, name) not in choices:
                 raise ContextError(f"must be one of {', '.join(choices)}, got {getattr(self, name)!r}", name)
 

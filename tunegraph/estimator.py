@@ -56,7 +56,9 @@ class TuneGraphSearchCV(BaseEstimator):
     Args:
         family: model family to tune (``xgboost``, ``lightgbm``, ``random_forest``, ``knn``, ...); None
             searches across families (the default search, the one that measured best).
-        n_trials: trials of the study. cv: cross-validation folds (an int >= 2).
+        n_trials: trials of the study. cv: as for GridSearchCV: a number of folds (>= 2; shuffled and seeded,
+            stratified for classification), a scikit-learn splitter (``StratifiedKFold(3)``, ``GroupKFold``
+            with ``fit(X, y, groups=...)``) or an iterable of (train, test) index pairs.
         scoring: a TuneGraph metric name (``accuracy``, ``roc_auc``, ``f1``, ``log_loss``, ``rmse``, ``mae``,
             ``r2``, ...); None: ROC AUC for two classes, accuracy for more, RMSE for regression.
         warm_start: the recommendation's top K configurations as the first trials (0 or False: none; True: 3).
@@ -69,7 +71,7 @@ class TuneGraphSearchCV(BaseEstimator):
     scoring_, classes_ (classification), n_features_in_.
     """
 
-    def __init__(self, family: str | None = None, n_trials: int = 20, cv: int = 5, scoring: str | None = None,
+    def __init__(self, family: str | None = None, n_trials: int = 20, cv: Any = 5, scoring: str | None = None,
                  warm_start: int = 0, llm: str = "none", sampler: str = "tpe", task_type: str | None = None,
                  random_state: int | None = None):
         self.family = family
@@ -108,7 +110,10 @@ class TuneGraphSearchCV(BaseEstimator):
                 raise InputError(f"{name} must be an int >= {low}, got {value!r}")
 
         integer("n_trials", 1)
-        integer("cv", 2)
+        if isinstance(self.cv, numbers.Integral) or self.cv is None:
+            integer("cv", 2)
+        elif not hasattr(self.cv, "split") and not hasattr(self.cv, "__iter__"):
+            raise InputError(f"cv must be an int >= 2, a splitter or an iterable of (train, test) pairs, got {self.cv!r}")
         if not isinstance(self.warm_start, bool):  # scikit-learn's own checks set warm_start=False
             integer("warm_start", 0)
         if self.family is not None and self.family not in FAMILIES:
@@ -123,8 +128,10 @@ class TuneGraphSearchCV(BaseEstimator):
                                               or not isinstance(self.random_state, numbers.Integral)):
             raise InputError(f"random_state must be an int or None, got {self.random_state!r}")
 
-    def fit(self, X, y):
-        """Search on (X, y) with cross-validation, then refit the best configuration on all of it."""
+    def fit(self, X, y, groups=None):
+        """Search on (X, y) with cross-validation, then refit the best configuration on all of it.
+
+        ``groups`` goes to a group splitter given as ``cv`` (GroupKFold, ...), as in GridSearchCV."""
         import optuna
 
         from tunegraph.api import optimize
@@ -152,7 +159,8 @@ class TuneGraphSearchCV(BaseEstimator):
             storage = f"sqlite:///{Path(tmp) / 'study.db'}"
             result = optimize(data=frame, target=TARGET, task_type=task_type, model=model, metric=self.scoring,
                               trials=self.n_trials, llm=self.llm, sampler=self.sampler, storage=storage,
-                              study_name=f"search-{uuid.uuid4().hex[:12]}", folds=self.cv, seed=seed,
+                              study_name=f"search-{uuid.uuid4().hex[:12]}", seed=seed, save_model=False,
+                              **self._folds(X, y, groups, task_type),
                               warm_start=WARM_START_TRUE if self.warm_start is True else int(self.warm_start))
             memory = optuna.storages.InMemoryStorage()  # the study outlives the temporary file
             optuna.copy_study(from_study_name=result["study_name"], from_storage=storage, to_storage=memory)
@@ -168,6 +176,19 @@ class TuneGraphSearchCV(BaseEstimator):
         self.cv_results_ = self._cv_results(model)
         self.best_estimator_ = self._refit(frame, family, seed)
         return self
+
+    def _folds(self, X, y, groups, task_type: str) -> dict[str, Any]:
+        """The Context's folds: an int as TuneGraph folds it, anything else as the splitter splits."""
+        if isinstance(self.cv, numbers.Integral):
+            return {"folds": int(self.cv)}
+        from sklearn.model_selection import check_cv
+
+        splitter = check_cv(self.cv, y, classifier=task_type == "classification")
+        splits = tuple((tuple(int(i) for i in train), tuple(int(i) for i in test))
+                       for train, test in splitter.split(X, y, groups))
+        if not splits:
+            raise InputError(f"cv={self.cv!r} gave no (train, test) splits")
+        return {"folds": max(2, len(splits)), "splits": splits}
 
     @staticmethod
     def _inferred_task_type(y) -> str:

@@ -24,6 +24,7 @@ class OptimizeInput(TypedDict, total=False):
     dataset: str  # a built-in data set (breast_cancer, wine, iris, digits, diabetes)
     data_path: str  # or a CSV / Parquet file ...
     target: str  # ... with its target column
+    encoding: str  # the CSV file's text encoding, e.g. cp1252 (default: UTF-8, else detected)
     task_type: str  # classification | regression (inferred when absent)
     model: str  # model family, e.g. xgboost
     metric: str  # e.g. roc_auc, rmse (a default per task when absent)
@@ -54,6 +55,10 @@ class OptimizeState(OptimizeInput, total=False):
     last_result: dict[str, Any] | None  # the latest evaluation, for progress displays
     warm_start_notes: list[str]  # what the recommend graph contributed, or why it could not
     learned: int  # experiments added to the user's meta-dataset layer at the end
+    learn_note: str  # whether (and why not) the run joined the layer
+    model_path: str | None  # the saved, fitted model (agents/modeler.py), None when none was saved
+    model_note: str  # what was saved, or why nothing was
+    ensemble: dict[str, Any] | None  # the post-hoc ensemble: status, scores, members, held-out check
     stop_reason: str | None
     elapsed_s: Annotated[float, operator.add]
     llm: Annotated[dict[str, float], add_counts]  # calls, failures, fallbacks, latency_s, tokens
@@ -65,6 +70,7 @@ class RecommendInput(TypedDict, total=False):
     dataset: str
     data_path: str
     target: str
+    encoding: str  # the CSV file's text encoding (default: UTF-8, else detected)
     task_type: str
     metric: str
     families: list[str]  # allowed model families (all that fit the task when absent)

@@ -202,7 +202,7 @@ def graph_context(method: str, seed: int, setting: dict[str, Any], storage: str,
     return Context(llm=setting["llm"] if spec.uses_llm else "none", sampler=spec.sampler, p_llm=setting["p_llm"],
                    trials=trials, patience=0, time_budget=0.0, seed=seed, folds=setting["folds"],
                    warm_start=setting["warm_start"] if method in WARM else 0,
-                   portfolio=-1 if method in PER_BUDGET else 0, portfolio_neighbors=neighbors, learn=False,
+                   portfolio=-1 if method in PER_BUDGET else 0, portfolio_neighbors=neighbors, learn=False, save_model=False,
                    storage=storage, **extra)
 
 

@@ -119,7 +119,7 @@ def make_instant(distributions: dict[str, Any], direction: str):
         return 0.0 if high == low else (value - low) / (high - low)
 
     def instant(task, family, config, metric=None, folds=5, seed=0, time_limit=None, isolate=False,
-                on_fold=None) -> EvalResult:  # on_fold: the pruner's per-fold report, unused here
+                on_fold=None, **_unused) -> EvalResult:  # on_fold, keep_oof...: the Evaluator's options, unused here
         start = time.perf_counter()
         loss = sum((unit(d, config[k]) - 0.3) ** 2 for k, d in distributions.items()) / max(1, len(distributions))
         value = 1.0 - loss if direction == "maximize" else loss

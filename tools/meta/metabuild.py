@@ -32,6 +32,7 @@ from tunegraph.tools.meta import metadataset
 from tunegraph.tools.ml.models import get_family
 from tunegraph.tools.ml.tasks import Task, TaskError, read_table, task_from_frame
 from tunegraph.tools.trials.evaluation import cross_validate_config, default_metric, get_metric
+from tunegraph.tools.trials.storage import bind
 
 DEFAULT_FAMILIES = ("xgboost", "lightgbm", "random_forest", "extra_trees", "hist_gradient_boosting", "linear", "knn")
 
@@ -133,9 +134,10 @@ def run_unit(datasets_dir: str, entry: dict[str, Any], unit: Unit, n_configs: in
                            "family": unit.family, "n_folds": folds, "meta_features": task.meta_features()}.items():
             study.set_user_attr(key, value)
         study.enqueue_trial(family.default_config(task), user_attrs={"source": "default"})
+    stored = bind(study, storage)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):  # killed mid-trial earlier
-        storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        stored.set_trial_user_attr(trial.number, "interrupted", True)
+        study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
     counted = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished() and not t.user_attrs.get("interrupted")]
     # a resumed unit gets a fresh seed: the same one would replay its random trials as duplicates
     study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials), n_startup_trials=n_random)
@@ -149,11 +151,11 @@ def run_unit(datasets_dir: str, entry: dict[str, Any], unit: Unit, n_configs: in
         trial.set_user_attr("cv_std", result.std)
         trial.set_user_attr("fit_time_s", result.fit_time)
         if result.ok:
-            study.tell(trial, result.mean)
+            told = study.tell(trial, result.mean)
         else:
             trial.set_user_attr("error", (result.error or result.status)[:300])
-            study.tell(trial, state=TrialState.FAIL)
-        counted.append(study._storage.get_trial(trial._trial_id))
+            told = study.tell(trial, state=TrialState.FAIL)
+        counted.append(told)
     ok = sum(1 for t in counted if t.state == TrialState.COMPLETE)
     return unit, ok, len(counted) - ok
 

@@ -27,9 +27,12 @@ import pandas as pd
 from tunegraph.errors import InputError
 from tunegraph.tools.ml.cash import AUTO, split
 from tunegraph.tools.ml.tasks import META_FEATURE_NAMES
+from tunegraph.tools.trials.sampler import SOURCES as TRIAL_SOURCES
 
 SCHEMA_VERSION = 1
-SOURCES = ("default", "grid", "random", "tpe", "llm", "meta", "init", "user")
+# who proposed a record's configuration: a trial's proposer (one list, the sampler's), or a meta-dataset
+# build's library defaults and grid, or a user's record of unknown origin
+SOURCES = (*TRIAL_SOURCES, "default", "grid", "user")
 MF_COLUMNS = [f"mf_{name}" for name in META_FEATURE_NAMES]
 COLUMNS = ["schema_version", "record_id", "task", "task_type", "metric", "direction", *MF_COLUMNS, "family",
            "params", "score_mean", "score_std", "score_norm", "fit_time_s", "n_folds", "source", "created_at"]

@@ -34,7 +34,14 @@ from tunegraph.errors import InputError
 from tunegraph.tools.ml.fitted import FittedModel, Predictor, installed_versions, own_config
 from tunegraph.tools.ml.models import ESTIMATOR_THREADS, get_family
 from tunegraph.tools.ml.tasks import Task
-from tunegraph.tools.trials.evaluation import METRICS, Metric, make_folds, roc_auc_ovr
+from tunegraph.tools.trials.evaluation import (
+    METRICS,
+    Metric,
+    fold_predictions,
+    make_folds,
+    out_of_fold_array,
+    roc_auc_ovr,
+)
 
 MAX_MEMBERS = 25
 OOF_MEMORY_CAP = 256 * 2**20  # bytes of out-of-fold predictions kept for a selection
@@ -68,19 +75,13 @@ def oof_predictions(task: Task, family: str, config: dict[str, Any], folds, seed
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
             splits = list(splits.split(task.X, task.y))
-    classification = task.task_type == "classification"
-    out = np.full((len(task.y), task.n_classes) if classification else len(task.y), np.nan)
+    out = out_of_fold_array(task)
     for train, test in splits:
         model = clone(estimator)
         with warnings.catch_warnings(), threadpool_limits(limits=ESTIMATOR_THREADS):
             warnings.simplefilter("ignore")  # as in cross-validation (evaluation.run_folds)
             model.fit(task.X.iloc[train], task.y[train])
-            if not classification:
-                out[test] = model.predict(task.X.iloc[test])
-            elif hasattr(model, "predict_proba"):
-                out[test] = model.predict_proba(task.X.iloc[test])
-            else:
-                out[test] = np.eye(task.n_classes)[np.asarray(model.predict(task.X.iloc[test]), dtype=np.int64)]
+            out[test] = fold_predictions(model, task, task.X.iloc[test])
     return out
 
 
@@ -214,3 +215,41 @@ def _metric(metric: str | Metric) -> Metric:
     if metric not in METRICS:
         raise InputError(f"unknown metric '{metric}'; choose one of: {', '.join(METRICS)}")
     return METRICS[metric]
+
+
+@dataclass(frozen=True)
+class HeldOutCheck:
+    """The guard against selection's optimism: each half of the rows scores the ensemble and the
+    best single candidate, both chosen on the other half."""
+
+    ensemble: list[float]  # held-out score per half
+    single: list[float]
+    wins: bool  # the ensemble is better on both halves
+
+
+def held_out_check(predictions: Sequence[np.ndarray], y: np.ndarray, metric: str | Metric, seed: int = 0,
+                   max_members: int = MAX_MEMBERS) -> HeldOutCheck:
+    """Select on one half of the rows, score on the other, both ways (the rule ``--ensemble auto``
+    applies, fixed before any measurement): out-of-fold scores of a selection are optimistic on the
+    rows it was selected on, so the ensemble must beat the single best on rows it never saw."""
+    spec = _metric(metric)
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    halves = np.zeros(len(y), dtype=bool)
+    if spec.task_type == "classification":  # stratified: each half has each class's share
+        for label in np.unique(y):
+            rows = rng.permutation(np.flatnonzero(y == label))
+            halves[rows[: len(rows) // 2]] = True
+    else:
+        halves[rng.permutation(len(y))[: len(y) // 2]] = True
+    preds = [np.asarray(p, dtype=float) for p in predictions]
+    sign = 1.0 if spec.direction == "maximize" else -1.0
+    ens, single = [], []
+    for pick in (halves, ~halves):
+        chosen = select_ensemble([p[pick] for p in preds], y[pick], spec, max_members)
+        rest = ~pick
+        blend = sum(w * preds[i][rest] for i, w in zip(chosen.members, chosen.weights))
+        ens.append(oof_score(spec, y[rest], blend))
+        single.append(oof_score(spec, y[rest], preds[chosen.best_index][rest]))
+    wins = all(math.isfinite(e) and math.isfinite(s) and sign * e > sign * s for e, s in zip(ens, single))
+    return HeldOutCheck(ens, single, wins)

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import math
@@ -100,8 +101,11 @@ def quote_name(name: object, limit: int = 60) -> str:
 
 
 def load_task(dataset: str | None = None, data: str | Path | None = None, target: str | None = None,
-              task_type: str | None = None) -> Task:
-    """Load a built-in scikit-learn data set by name, or a CSV/Parquet file with a target column."""
+              task_type: str | None = None, encoding: str | None = None) -> Task:
+    """Load a built-in scikit-learn data set by name, or a CSV/Parquet file with a target column.
+
+    ``encoding``: a CSV file's text encoding (default: UTF-8, else detected; see :func:`text_encoding`).
+    """
     if (dataset is None) == (data is None):
         raise TaskError("give either a built-in data set name (--dataset) or a file (--data), not both or neither")
     if task_type is not None and task_type not in TASK_TYPES:
@@ -111,31 +115,46 @@ def load_task(dataset: str | None = None, data: str | Path | None = None, target
     else:
         if not target:
             raise TaskError("a data file needs --target COLUMN: the column to predict")
-        frame = read_table(data)
+        frame = read_table(data, encoding=encoding)
         name, source = Path(data).stem, str(data)
     return task_from_frame(frame, target, name=name, task_type=task_type, source=source)
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, encoding: str | None = None) -> pd.DataFrame:
     """Read a CSV (comma, semicolon or tab: sniffed) or Parquet file, with clear errors for missing,
-    unreadable or empty files."""
+    unreadable, binary or empty files.
+
+    A CSV file is read as ``encoding`` when given, else as UTF-8 when it is UTF-8 (or has a byte-order
+    mark), else in the encoding detected (:func:`text_encoding`), with a :class:`TextEncodingNote`
+    warning naming it. A file with Parquet's signature is read as Parquet whatever its name.
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise TaskError(f"data file not found: {path}")
     if not path.is_file():
         raise TaskError(f"not a file: {path}")
     suffix = path.suffix.lower()
+    given = encoding is not None
+    encoding, note = text_encoding(path, encoding)
+    parquet = encoding is None
     try:
-        if suffix in (".parquet", ".pq"):
+        if parquet:
             frame = pd.read_parquet(path)
         else:
-            sep, decimal = sniff_format(path)
+            if note:
+                warnings.warn(note, TextEncodingNote, stacklevel=2)
+            sep, decimal = sniff_format(path, encoding=encoding)
             frame = pd.read_csv(path, sep=sep, decimal=decimal, na_values=["?", "NA", "N/A", "na", ""],
-                                keep_default_na=True, skipinitialspace=True)
+                                keep_default_na=True, skipinitialspace=True, encoding=encoding,
+                                encoding_errors="strict")
     except pd.errors.EmptyDataError:
         raise TaskError(f"data file is empty: {path}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
+    except UnicodeError as exc:  # an encoding given (or a byte-order mark) that does not fit the file
+        hint = " (without an encoding given, it is detected)" if given else ""
+        raise TaskError(f"cannot read {path} as CSV in {encoding_label(encoding)}: "
+                        f"{str(exc).splitlines()[0]}{hint}") from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        kind = "Parquet" if parquet or suffix in PARQUET_SUFFIXES else "CSV"
         raise TaskError(f"cannot read {path} as {kind}: {str(exc).splitlines()[0]}") from None
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise TaskError(f"data file has no rows or no columns: {path}")
@@ -150,7 +169,134 @@ def read_table(path: str | Path) -> pd.DataFrame:
 DELIMITERS = (",", ";", "\t")
 
 
-def sniff_format(path: str | Path, sample_bytes: int = 65536) -> tuple[str, str]:
+class TextEncodingNote(UserWarning):
+    """A CSV file was not UTF-8 and was read in the encoding its message names (detected)."""
+
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")  # pandas decompresses these by their suffix
+NOT_A_TABLE = "does not look like a CSV/Parquet file"
+# signatures of files users mistake for tables (or rename to .csv): what the file is instead
+SIGNATURES = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+              (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook? save it as CSV)"),
+              (b"\xd0\xcf\x11\xe0", "an Office document (an Excel .xls workbook? save it as CSV)"),
+              (b"\x1f\x8b", "a gzip archive (name it .csv.gz)"), (b"7z\xbc\xaf", "a 7-Zip archive"),
+              (b"SQLite format 3\x00", "an SQLite database"), (b"\x7fELF", "a program"))
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),  # before UTF-16's: FF FE 00 00
+        (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_CONTROL = bytes(set(range(32)) - {9, 10, 11, 12, 13, 26, 27})  # not in a text table (26: DOS end of file)
+
+
+def encoding_label(encoding: str) -> str:
+    """An encoding's usual name: cp1252, latin-1, utf-8."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return encoding
+    return {"iso8859-1": "latin-1", "utf-8-sig": "utf-8"}.get(name, name)
+
+
+def _is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as handle:
+        try:
+            while block := handle.read(chunk):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """utf-16-le / utf-16-be for text of mostly ASCII characters in UTF-16 without a byte-order mark
+    (every other byte NUL, the rest not), else None."""
+    pairs = len(head) // 2
+    if pairs < 4:
+        return None
+    even, odd = head[0:2 * pairs:2], head[1:2 * pairs:2]
+    for name, zeros, chars in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if zeros.count(0) >= 0.9 * pairs and chars.count(0) == 0:
+            try:
+                head[:2 * pairs].decode(name)
+            except UnicodeDecodeError:
+                continue
+            return name
+    return None
+
+
+def _detect_8bit(path: Path) -> str:
+    """The encoding of a text file that is not UTF-8: charset-normalizer's guess, named cp1252 or
+    latin-1 when either decodes the file to the same text (it often names cp1250 for both), else
+    cp1252 when the bytes fit it, else latin-1 (which decodes any bytes)."""
+    try:
+        from charset_normalizer import from_path
+    except ImportError:  # pragma: no cover - a dependency; the fallback still reads western files
+        best = None
+    else:
+        best = from_path(path).best()
+    if best is not None:
+        alike = {codecs.lookup(name).name for name in [best.encoding, *best.could_be_from_charset]}
+        for usual in ("cp1252", "latin-1"):
+            if codecs.lookup(usual).name in alike:
+                return usual
+        if codecs.lookup(best.encoding).name not in ("utf-8", "ascii"):
+            return best.encoding
+    try:
+        path.read_bytes().decode("cp1252")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "cp1252"
+
+
+def text_encoding(path: str | Path, encoding: str | None = None) -> tuple[str | None, str | None]:
+    """``(encoding, note)`` to read a data file with; ``(None, None)`` for a Parquet file (by suffix or signature).
+
+    ``encoding`` given: that one (checked to exist), no note. Else a byte-order mark names it (UTF-8,
+    UTF-16, UTF-32); else UTF-8 when the whole file decodes as UTF-8; else the encoding detected
+    (:func:`_detect_8bit`: cp1252, latin-1 or what charset-normalizer finds), with a note naming it.
+    A file that is not text (an image, an archive, a workbook, NUL bytes) raises :class:`TaskError`
+    "FILE does not look like a CSV/Parquet file", saying what it looks like when it can.
+    """
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise TaskError(f"unknown encoding {encoding!r} (e.g. utf-8, cp1252, latin-1, utf-16)") from None
+    if suffix in PARQUET_SUFFIXES:
+        return None, None
+    if suffix in COMPRESSED_SUFFIXES:  # pandas decompresses it: the bytes here say nothing about the text
+        return encoding or "utf-8", None
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(65536)
+    except OSError as exc:
+        raise TaskError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if head.startswith(b"PAR1"):
+        return None, None
+    bom = next((name for mark, name in BOMS if head.startswith(mark)), None)
+    wide = encoding is not None and codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))  # NULs are text
+    if bom is None and not wide and encoding is None and (utf16 := _utf16_without_bom(head)):
+        return utf16, f"data file {path.name} is not UTF-8: read as {utf16} (detected)"
+    if bom is None and not wide:
+        what = next((kind for magic, kind in SIGNATURES if head.startswith(magic)), None)
+        if what is None and (b"\x00" in head or sum(map(head.count, _CONTROL)) > 0.02 * len(head)):
+            what = "binary data"
+        if what is not None:
+            raise TaskError(f"{path} {NOT_A_TABLE}: it looks like {what}")
+    if encoding is not None:
+        return encoding, None
+    if bom is not None:
+        return bom, None
+    if _is_utf8(path):
+        return "utf-8", None
+    found = _detect_8bit(path)
+    return found, f"data file {path.name} is not UTF-8: read as {encoding_label(found)} (detected)"
+
+
+def sniff_format(path: str | Path, sample_bytes: int = 65536, encoding: str | None = None) -> tuple[str, str]:
     """``(delimiter, decimal mark)`` of a text table, from its first lines.
 
     The delimiter is the one of comma, semicolon and tab that splits the lines most consistently
@@ -158,11 +304,13 @@ def sniff_format(path: str | Path, sample_bytes: int = 65536) -> tuple[str, str]
     csv.Sniffer: it guesses from character frequencies and may pick any character, a letter or a
     space in a small file; users write one of these three. With semicolons, a decimal comma
     (1,5) is taken when the numbers use it and none uses a point, as spreadsheets in many
-    locales write them.
+    locales write them. ``encoding``: the file's (default: :func:`text_encoding`'s).
     """
+    if encoding is None:
+        encoding = text_encoding(path)[0] or "utf-8"
     with open(path, "rb") as handle:
         raw = handle.read(sample_bytes)
-    text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
+    text = raw.decode(encoding, errors="replace").lstrip("\ufeff")
     lines = [line for line in text.splitlines() if line.strip()][:50]
     if len(raw) == sample_bytes and len(lines) > 1:
         lines = lines[:-1]  # probably cut off mid-line

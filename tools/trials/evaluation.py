@@ -79,13 +79,29 @@ class EvalResult:
     fit_time: float = 0.0  # mean seconds per fold fit
     wall_time: float = 0.0
     error: str | None = None
+    # each row's prediction by the model of the fold that held it out (keep_oof): class probabilities
+    # (rows, classes) or values (rows,); for the post-hoc ensemble, never in graph state
+    oof: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "oof"}
+
+
+class FixedSplits:
+    """Given (train rows, test rows) pairs as a splitter: a user's own CV (``Context.splits``)."""
+
+    def __init__(self, splits: Sequence[tuple[Sequence[int], Sequence[int]]]):
+        self.splits = [(np.asarray(train, dtype=int), np.asarray(test, dtype=int)) for train, test in splits]
+
+    def split(self, X=None, y=None, groups=None):
+        return iter(self.splits)
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        return len(self.splits)
 
 
 def make_folds(task: Task, folds: int, seed: int):
@@ -167,8 +183,9 @@ def fold_scorer(spec: Metric, task: Task) -> FoldScorer:
 
 
 def cross_validate_config(task: Task, family: str, config: dict[str, Any], metric: str | None = None,
-                          folds: int = 5, seed: int = 0, time_limit: float | None = None,
-                          isolate: bool = False, on_fold: Callable[[int, float], bool] | None = None) -> EvalResult:
+                          folds: int | Sequence = 5, seed: int = 0, time_limit: float | None = None,
+                          isolate: bool = False, on_fold: Callable[[int, float], bool] | None = None,
+                          keep_oof: bool = False) -> EvalResult:
     """Cross-validate ``config`` of ``family`` on ``task``; never raises for a failing model.
 
     ``time_limit`` (seconds) is checked after each fold: a configuration that runs past it is
@@ -178,6 +195,9 @@ def cross_validate_config(task: Task, family: str, config: dict[str, Any], metri
 
     ``on_fold(fold, running mean)`` is called after each fold (in this process only; fold-level
     pruning): when it returns True the remaining folds are skipped and the result is 'pruned'.
+    ``folds`` is a number of folds (shuffled, seeded, stratified for classes) or the (train, test)
+    row pairs of a user's own splitter. ``keep_oof`` keeps each row's out-of-fold prediction in
+    ``EvalResult.oof`` (one more predict per fold), for the post-hoc ensemble.
     """
     spec = get_metric(metric, task)
     fam = get_family(family, task.task_type)
@@ -186,16 +206,16 @@ def cross_validate_config(task: Task, family: str, config: dict[str, Any], metri
     start = time.perf_counter()
     try:
         estimator = fam.build(config, task, seed=seed, needs_proba=spec.needs_proba)
-        cv = make_folds(task, folds, seed)
+        cv = make_folds(task, folds, seed) if isinstance(folds, int) else FixedSplits(folds)
     except Exception as exc:  # a bad configuration must not end the run
         return _failed("failed", _one_line(exc), [], [], start)
     if not isolate:
-        return run_folds(task, estimator, cv, scorer, sign, time_limit, on_fold)
-    return _run_isolated(task, estimator, cv, scorer, sign, time_limit, start)
+        return run_folds(task, estimator, cv, scorer, sign, time_limit, on_fold, keep_oof)
+    return _run_isolated(task, estimator, cv, scorer, sign, time_limit, start, keep_oof)
 
 
 def run_folds(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_limit: float | None,
-              on_fold: Callable[[int, float], bool] | None = None) -> EvalResult:
+              on_fold: Callable[[int, float], bool] | None = None, keep_oof: bool = False) -> EvalResult:
     """Fit and score ``estimator`` on each fold of ``cv`` (module level: a child process runs it too).
 
     A test fold the metric cannot score (ROC AUC on a single class) is left out; the trial
@@ -203,6 +223,7 @@ def run_folds(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_l
     """
     start = time.perf_counter()
     scores, fit_times, skipped = [], [], 0
+    oof = out_of_fold_array(task) if keep_oof else None
     try:
         with warnings.catch_warnings():  # make_folds has said which classes are rare, in plainer words
             warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
@@ -218,6 +239,8 @@ def run_folds(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_l
                 model.fit(task.X.iloc[train], task.y[train])
                 fit_times.append(time.perf_counter() - t0)
                 score = sign * scorer(model, task.X.iloc[test], task.y[test])
+                if oof is not None:
+                    oof[test] = fold_predictions(model, task, task.X.iloc[test])
             if not math.isfinite(score):
                 return _failed("failed", f"score is {score} on a fold", scores, fit_times, start)
             scores.append(score)
@@ -237,18 +260,35 @@ def run_folds(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_l
                        "has a single class; choose another --metric (e.g. accuracy) or fewer --folds",
                        scores, fit_times, start)
     return EvalResult("ok", float(np.mean(scores)), float(np.std(scores)), [float(s) for s in scores],
-                      float(np.mean(fit_times)), time.perf_counter() - start)
+                      float(np.mean(fit_times)), time.perf_counter() - start,
+                      oof=oof if oof is not None and not skipped else None)  # a skipped fold leaves rows unknown
+
+
+def out_of_fold_array(task: Task) -> np.ndarray:
+    """NaN-filled room for each row's out-of-fold prediction: (rows, classes) or (rows,)."""
+    shape = (len(task.y), task.n_classes) if task.task_type == "classification" else (len(task.y),)
+    return np.full(shape, np.nan)
+
+
+def fold_predictions(model, task: Task, X) -> np.ndarray:
+    """A fitted fold model's predictions for the ensemble: class probabilities (a classifier without
+    them votes 1 for its class) or values."""
+    if task.task_type != "classification":
+        return np.asarray(model.predict(X), dtype=float)
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(X), dtype=float)
+    return np.eye(task.n_classes)[np.asarray(model.predict(X), dtype=np.int64)]
 
 
 def _run_isolated(task: Task, estimator, cv, scorer: FoldScorer, sign: float, time_limit: float | None,
-                  start: float) -> EvalResult:
+                  start: float, keep_oof: bool = False) -> EvalResult:
     from tunegraph.tools.trials.isolation import IsolationError, describe_exit, shared_runner
 
     runner = shared_runner()
     # the soft limit inside the child stops between folds; the kill waits a little longer for it
     hard_limit = None if time_limit is None else time_limit + max(1.0, 0.1 * time_limit)
     try:
-        outcome, value = runner.call(run_folds, (task, estimator, cv, scorer, sign, time_limit),
+        outcome, value = runner.call(run_folds, (task, estimator, cv, scorer, sign, time_limit, None, keep_oof),
                                      timeout=hard_limit if hard_limit is not None else 1e9)
     except IsolationError as exc:
         return _failed("failed", str(exc), [], [], start)

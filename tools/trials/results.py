@@ -20,11 +20,13 @@ from tunegraph.tools.ml.search_space import FAMILY_PARAM
 from tunegraph.tools.trials.distributed import counts
 
 
-def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """Completed, pruned and failed trials; those abandoned by a crash before evaluation do not count."""
-    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED,
-                                                                  TrialState.FAIL))
-            if counts(t)]
+def finished_trials(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> list[FrozenTrial]:
+    """Completed, pruned and failed trials (of ``trials``, the study's just read, if given); those
+    abandoned by a crash before evaluation do not count."""
+    finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    if trials is None:
+        trials = study.get_trials(deepcopy=False, states=finished)
+    return [t for t in trials if t.state in finished and counts(t)]
 
 
 def failure_reasons(finished: list[FrozenTrial], limit: int = 3) -> list[tuple[str, int]]:
@@ -66,6 +68,8 @@ def run_result(run: Any, state: dict[str, Any], wall_s: float | None = None) -> 
         "failure_reasons": [{"reason": reason, "count": count} for reason, count in reasons],
         "llm": state.get("llm") or {}, "llm_model": run.llm.name if run.llm else None,
         "stop_reason": state.get("stop_reason"), "wall_time_s": wall_s,
+        "model_path": state.get("model_path"), "model_note": state.get("model_note"),
+        "ensemble": state.get("ensemble"), "learned": state.get("learned"), "learn_note": state.get("learn_note"),
         "search_space": state.get("search_space"),
         "trials": [{"number": shown_number(t.number), "value": t.value, "state": t.state.name,
                     "status": t.state.name.lower(), "params": t.params, "source": t.user_attrs.get("source"),

@@ -30,13 +30,17 @@ from tunegraph.tools.ml.tasks import Task, TaskError, load_task
 from tunegraph.tools.trials.distributed import is_rdb, open_storage, study_lock
 from tunegraph.tools.trials.evaluation import Metric, get_metric
 from tunegraph.tools.trials.sampler import LLMTPESampler
+from tunegraph.tools.trials.storage import StoredStudy, bind, open_spec
 
 DATA_DIR = Path(".tunegraph")
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
 def default_storage() -> str:
-    """``sqlite:///.tunegraph/studies.db`` in the working directory (created on first use)."""
+    """``sqlite:///.tunegraph/studies.db`` in the working directory (created on first use).
+
+    A journal file (``--storage .tunegraph/studies.journal``, or ``TUNEGRAPH_STORAGE``) is the
+    faster choice on one machine (tools.trials.storage)."""
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{DATA_DIR / 'studies.db'}"
 
@@ -90,6 +94,7 @@ class OptimizeRun:
     study: optuna.Study
     sampler: LLMTPESampler
     llm: LLMClient | None
+    stored: StoredStudy  # the study's storage object, its id there, its trial ids (tools.trials.storage)
 
 
 _RUNS: dict[tuple, OptimizeRun] = {}
@@ -134,23 +139,26 @@ def open_run(inputs: Mapping[str, Any], *, storage: str = "", llm: str = "none",
         if key in _RUNS:
             return _RUNS[key]
     task = load_task(dataset=inputs.get("dataset") or None, data=inputs.get("data_path") or None,
-                     target=inputs.get("target") or None, task_type=inputs.get("task_type") or None)
+                     target=inputs.get("target") or None, task_type=inputs.get("task_type") or None,
+                     encoding=inputs.get("encoding") or None)
     family = get_family(inputs.get("model") or "auto", task.task_type)
     metric = get_metric(inputs.get("metric") or None, task)
     the_sampler = LLMTPESampler(mode=sampler, p_llm=p_llm, seed=seed, n_startup_trials=n_startup_trials,
                                 adaptive=adaptive_share)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # RDB URLs get heartbeats, so workers sharing the study find a dead peer's trial (tools.trials.distributed)
-    study = optuna.create_study(study_name=name, storage=open_storage(storage) if is_rdb(storage) else storage,
-                                direction=metric.direction, sampler=the_sampler, pruner=make_pruner(pruner),
-                                load_if_exists=True)
+    opened = open_storage(storage) if is_rdb(storage) else open_spec(storage)
+    study = optuna.create_study(study_name=name, storage=opened, direction=metric.direction, sampler=the_sampler,
+                                pruner=make_pruner(pruner), load_if_exists=True)
+    stored = bind(study, opened)
     with study_lock(study):  # workers starting together on a new study would insert the same tags
         _check_or_tag(study, task, family, metric)
     if study.trials:  # resuming: a fresh seed, or the random start-up trials would repeat
         the_sampler.seed(seed + len(study.trials))
     if "tpe_startup" in study.user_attrs:  # started from a portfolio: TPE models from its end on
         the_sampler.start_model_after(int(study.user_attrs["tpe_startup"]))
-    run = OptimizeRun(task, family, metric, family.search_space(task.task_type), study, the_sampler, get_llm(llm))
+    run = OptimizeRun(task, family, metric, family.search_space(task.task_type), study, the_sampler, get_llm(llm),
+                      stored)
     with _LOCK:
         _RUNS[key] = run
     return run

@@ -6,17 +6,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+
 # LangGraph counts node steps, not trials: about five a trial, so a 20,000-trial study fits
 RECURSION_LIMIT = 100_000
 
 
-def run_config(config: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_config(config: RunnableConfig | None = None) -> RunnableConfig:
     """A graph config with the run's recursion limit (a thread id or other keys kept)."""
     return {"recursion_limit": RECURSION_LIMIT, **(config or {})}
 
 
 def stream_updates(graph: Any, inputs: Any, context: Any,
-                   config: dict[str, Any] | None = None) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+                   config: RunnableConfig | None = None) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
     """Each node's update as ``(node, update, state so far)``; ``inputs`` None resumes a checkpoint."""
     state: dict[str, Any] = {}
     for update in graph.stream(inputs, run_config(config), context=context, stream_mode="updates"):

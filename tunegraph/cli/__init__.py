@@ -2,6 +2,7 @@
 
     tunegraph optimize --dataset breast_cancer --trials 20
     tunegraph optimize --data houses.csv --target price --model random_forest
+    tunegraph predict --model .tunegraph/models/<study>.tgm --data new_houses.csv
 
 Every error TuneGraph raises on purpose (``tunegraph.errors``) ends here, in :func:`main`, as one
 plain line and its exit code: 2 for the user's input, 1 for the environment. Anything else is a
@@ -16,7 +17,7 @@ from importlib import import_module
 from tunegraph.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, TuneGraphError, exit_code
 
 # command -> module of tunegraph.cli with ``run(args) -> int``
-COMMANDS = {"optimize": "optimize", "recommend": "recommend", "chat": "chat",
+COMMANDS = {"optimize": "optimize", "predict": "predict", "recommend": "recommend", "chat": "chat",
             "studio": "studio", "dashboard": "dashboard", "plot": "plot", "metadata": "metadata"}
 
 

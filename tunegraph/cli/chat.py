@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 
 from tunegraph.agents.chat import request_stop
@@ -94,7 +95,7 @@ def _resume(interrupts, read, write):
     return Command(resume=answer)
 
 
-def _turn(graph, payload: Any, config: dict, context: Context, write) -> tuple:
+def _turn(graph, payload: Any, config: RunnableConfig, context: Context, write) -> tuple:
     """Stream one turn; returns the interrupts the turn ended on (empty when it finished)."""
     def on_first_press() -> None:
         request_stop()

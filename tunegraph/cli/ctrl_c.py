@@ -16,6 +16,11 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+# what signal.signal returns: a Python handler, SIG_DFL/SIG_IGN, or None (one installed from C)
+_Handler = Callable[[int, FrameType | None], Any] | int | None
 
 
 class CtrlC:
@@ -32,8 +37,8 @@ class CtrlC:
     def __init__(self, on_first_press: Callable[[], None] | None = None) -> None:
         self.pressed = 0
         self._on_first_press = on_first_press
-        self._previous = None
-        self._previous_hook = None
+        self._previous: _Handler = None
+        self._previous_hook: Callable[[sys.UnraisableHookArgs], Any] | None = None
 
     def __enter__(self) -> CtrlC:
         if threading.current_thread() is threading.main_thread() \
@@ -45,7 +50,8 @@ class CtrlC:
     def __exit__(self, *exc) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-            sys.unraisablehook = self._previous_hook
+            if self._previous_hook is not None:  # set with _previous in __enter__
+                sys.unraisablehook = self._previous_hook
             self._previous = self._previous_hook = None
 
     def check(self) -> None:
@@ -63,4 +69,4 @@ class CtrlC:
         # a second press swallowed by a C callback: already counted, check() stops the run; no traceback
         if isinstance(report.exc_value, KeyboardInterrupt) and self.pressed:
             return
-        self._previous_hook(report)
+        (self._previous_hook or sys.__unraisablehook__)(report)

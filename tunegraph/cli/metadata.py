@@ -10,20 +10,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-import optuna
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tunegraph.errors import EXIT_OK, InputError
-from tunegraph.tools.meta import metadataset
+from tunegraph.tools.meta import metadataset, user_layer
 from tunegraph.tools.meta.config_matrix import MATRIX_FAMILIES, build_matrix
 from tunegraph.tools.meta.metabuild import DEFAULT_FAMILIES, build_metadataset
-from tunegraph.tools.trials.distributed import is_rdb, mask_url, open_storage
 from tunegraph.tools.trials.runs import default_storage
+from tunegraph.tools.trials.storage import load_study, mask_url
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"build": build, "matrix": matrix, "info": info, "add": add}[args.metadata_command](args)
+    return {"build": build, "matrix": matrix, "info": info, "add": add, "remove": remove}[args.metadata_command](args)
 
 
 def build(args: argparse.Namespace) -> int:
@@ -71,6 +70,9 @@ def info(args: argparse.Namespace) -> int:
     paths = [args.path] if args.path else [str(p) for p in (metadataset.shipped_path(), metadataset.user_path())
                                            if p.exists()]
     summary: dict[str, Any] = {"paths": paths, **metadataset.summary(frame)}
+    if not args.path:  # your layer, by the study that added it
+        summary["your_studies"] = {name: {"task": entry["task"], "records": len(entry["records"]),
+                                          "added": entry["added"]} for name, entry in user_layer.studies().items()}
     if args.importance or args.plot:
         from tunegraph.tools.meta.metalearner import MetaLearner
 
@@ -85,10 +87,16 @@ def info(args: argparse.Namespace) -> int:
 def add(args: argparse.Namespace) -> int:
     storage = args.storage or default_storage()
     try:
-        study = optuna.load_study(study_name=args.study, storage=open_storage(storage) if is_rdb(storage) else storage)
+        study = load_study(args.study, storage)
     except KeyError:
         raise InputError(f"no study named '{args.study}' in {mask_url(storage)}") from None
     records = metadataset.records_from_study(study)
-    frame = metadataset.append(metadataset.user_path(), records)
-    print(f"added {len(records)} experiments of '{args.study}' to {metadataset.user_path()} ({len(frame)} rows)")
+    rows = user_layer.add_study(args.study, records)
+    print(f"added {len(records)} experiments of '{args.study}' to {metadataset.user_path()} ({rows} rows)")
+    return EXIT_OK
+
+
+def remove(args: argparse.Namespace) -> int:
+    removed = user_layer.remove_study(args.study)
+    print(f"removed {removed} experiments of '{args.study}' from {metadataset.user_path()}")
     return EXIT_OK

@@ -47,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
                       time_budget=args.time_budget, patience=args.patience, fail_fast=args.fail_fast,
                       pruner=args.pruner, seed=args.seed, folds=args.folds, warm_start=args.warm_start,
                       learn=cli_default("learn") and not args.no_learn, portfolio=args.portfolio,
+                      learn_min_trials=1 if args.learn else cli_default("learn_min_trials"),
                       adaptive_share=cli_default("adaptive_share") and not args.fixed_share,
                       space_box=cli_default("space_box") and not args.full_space,
-                      trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage)
+                      trial_timeout=args.trial_timeout, init_configs=args.init_configs, storage=args.storage,
+                      save_model=cli_default("save_model") and not args.no_model, model_path=args.save_model or "",
+                      ensemble=args.ensemble)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         run = run_for(inputs, context)
@@ -191,8 +194,25 @@ def report(result: dict[str, Any], args: argparse.Namespace, console) -> None:
     if faults:  # every LLM fault by kind: errors (timeout, connection, ...) and rejected answers
         table.add_row("LLM faults", ", ".join(f"{k}: {v}" for k, v in faults.items()))
     table.add_row("stopped because", str(result["stop_reason"] or "interrupted"))
+    if result.get("learn_note"):
+        table.add_row("meta-dataset", result["learn_note"])
+    ensemble = result.get("ensemble") or {}
+    if ensemble.get("score") is not None:  # out-of-fold scores on all rows, and the guard's held-out halves
+        held = ensemble["held_out"]
+        table.add_row("ensemble", f"{ensemble['score']:.6g} out of fold ({len(ensemble['members'])} of "
+                      f"{ensemble['n_candidates']} trials) vs best single trial {ensemble['best_single']:.6g}; "
+                      f"on held-out halves {', '.join(f'{v:.4g}' for v in held['ensemble'])} vs "
+                      f"{', '.join(f'{v:.4g}' for v in held['single'])}: {ensemble['status']} ({ensemble['note']})")
+    elif ensemble.get("note"):
+        table.add_row("ensemble", ensemble["note"])
+    if result.get("model_note"):
+        table.add_row("model", result["model_note"] + (" (saved: the path is below)" if result.get("model_path") else ""))
     table.add_row("wall time", f"{result['wall_time_s']:.1f} s")
     Console().print(table)
+    if result.get("model_path"):  # whole, on a line of its own: a path cut by the table's width is no use
+        Console().print(f"model saved to {result['model_path']}", soft_wrap=True, highlight=False)
+        Console(stderr=True).print(f"predict with: tunegraph predict --model {result['model_path']} --data FILE", soft_wrap=True,
+                      highlight=False)
     if args.out:
         Path(args.out).write_text(json.dumps({**result, "llm_faults": faults}, indent=2, default=str))
         console.print(f"result written to {args.out}")

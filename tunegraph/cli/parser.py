@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 
-from tunegraph.context import PRUNERS, SAMPLERS, cli_default, cli_help
+from tunegraph.context import ENSEMBLE, PRUNERS, SAMPLERS, cli_default, cli_help
 
 BUILTIN = "breast_cancer, wine, iris, digits, diabetes"
 METRICS = "accuracy, balanced_accuracy, roc_auc, f1, log_loss, rmse, mae, r2"  # tools.trials.evaluation.METRICS
 MODEL_HELP = ("model family (xgboost, lightgbm, random_forest, extra_trees, hist_gradient_boosting, "
               "logistic_regression, ridge, knn, svm, mlp, ...), or auto: the family chosen with its "
               "hyperparameters, across the fast families (default: auto)")
+ENCODING_HELP = ("the CSV file's text encoding, e.g. cp1252, latin-1, utf-16 (default: UTF-8, else detected, "
+                 "with a note naming it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "meta-knowledge, Optuna and, if you want, a local LLM.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_optimize(sub)
+    add_predict(sub)
     add_recommend(sub)
     add_chat(sub)
     add_studio(sub)
@@ -38,11 +41,17 @@ def add_data(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--data", metavar="FILE", help="a CSV or Parquet file (with --target)")
     parser.add_argument("--target", help="the column to predict (for --data)")
     parser.add_argument("--task-type", choices=["classification", "regression"], help="override the inferred task type")
+    add_encoding(parser)
+
+
+def add_encoding(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoding", metavar="NAME", help=ENCODING_HELP)
 
 
 def add_storage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", default=cli_default("storage"), metavar="URL",
-                        help="Optuna storage URL, e.g. postgresql://... for several workers (default: "
+                        help="Optuna storage: a URL, e.g. postgresql://... for several workers, or a journal "
+                        "file path (one machine, the fastest), e.g. .tunegraph/studies.journal (default: "
                         "$TUNEGRAPH_STORAGE, else sqlite:///.tunegraph/studies.db in the current folder)")
 
 
@@ -76,7 +85,8 @@ def setting(parser: argparse.ArgumentParser, option: str, name: str, kind=int, e
 
 def add_optimize(sub) -> None:
     opt = sub.add_parser("optimize", help="tune a model: the portfolio of past tasks first, then TPE (LLM optional)",
-                         description="Search a model family and its hyperparameters by cross-validation (SLLMBO).")
+                         description="Search a model family and its hyperparameters by cross-validation (SLLMBO), "
+                         "then refit the winner on all rows and save it for tunegraph predict.")
     add_data(opt)
     opt.add_argument("--model", default="auto", help=MODEL_HELP)
     opt.add_argument("--metric", help=f"one of {METRICS} (default: roc_auc for two classes, accuracy for more, "
@@ -95,14 +105,17 @@ def add_optimize(sub) -> None:
     opt.add_argument("--pruner", default=cli_default("pruner"), choices=PRUNERS, help=cli_help("pruner"))
     setting(opt, "--fail-fast", "fail_fast", metavar="N", extra=", naming the reason")
     setting(opt, "--warm-start", "warm_start", metavar="K")
-    opt.add_argument("--no-learn", action="store_true", help="do not add this run's trials to your meta-dataset layer")
+    learn = opt.add_mutually_exclusive_group()
+    learn.add_argument("--no-learn", action="store_true", help="do not add this run's trials to your meta-dataset layer")
+    learn.add_argument("--learn", action="store_true", help="add them even with fewer than "
+                       f"{cli_default('learn_min_trials')} completed trials (the default rule leaves a short try out)")
     setting(opt, "--trial-timeout", "trial_timeout", kind=float,
             extra="; the folds then run in a child process, killed if a fold runs on")
     add_folds(opt)
     setting(opt, "--portfolio", "portfolio", metavar="K")
     opt.add_argument("--full-space", action="store_true",
                      help="TPE searches the whole search space (default: the box of past tasks' best "
-                     "configurations and the portfolio, which measured better; see README)")
+                     "configurations and the portfolio, which measured better: docs/benchmarks/portfolio.md)")
     setting(opt, "--init-configs", "init_configs")
     add_seed(opt)
     add_storage(opt)
@@ -110,8 +123,24 @@ def add_optimize(sub) -> None:
                                      "(default: <data>-<model>-<time>-<random>, a new study)")
     opt.add_argument("--worker", help="this worker's name, when several run one study from the same directory: "
                      "each checkpoints and resumes on its own (default: one worker per directory)")
+    model = opt.add_mutually_exclusive_group()
+    model.add_argument("--save-model", metavar="PATH", default=cli_default("model_path") or None,
+                       help="where to save the fitted model (default: .tunegraph/models/<study>.tgm)")
+    model.add_argument("--no-model", action="store_true", help="do not refit the winner on all rows and save it")
+    opt.add_argument("--ensemble", default=cli_default("ensemble"), choices=ENSEMBLE, help=cli_help("ensemble"))
     add_out(opt)
     opt.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_predict(sub) -> None:
+    pred = sub.add_parser("predict", help="predict new rows with a model saved by optimize",
+                          description="Write FILE's rows with a 'prediction' column in the original labels (and a "
+                          "proba_<class> column per class for a classifier), from a model saved by tunegraph optimize.")
+    pred.add_argument("--model", required=True, metavar="PATH", help="a model file saved by tunegraph optimize")
+    pred.add_argument("--data", required=True, metavar="FILE", help="a CSV or Parquet file with the training columns")
+    add_encoding(pred)
+    pred.add_argument("--out", metavar="FILE", help="the predictions CSV (default: FILE's name + -predictions.csv, "
+                      "beside it)")
 
 
 def add_recommend(sub) -> None:
@@ -120,7 +149,7 @@ def add_recommend(sub) -> None:
     add_data(rec)
     rec.add_argument("--metric", help="the metric you care about (default: as for optimize)")
     rec.add_argument("--families", nargs="+", help="allowed model families (default: all that fit the task)")
-    rec.add_argument("--fit-time-budget", "--time-budget", dest="time_budget", type=float, default=0.0,
+    rec.add_argument("--fit-time-budget", dest="time_budget", type=float, default=0.0,
                      metavar="SECONDS", help="the most seconds one fit of the recommendation may take (0: no limit)")
     rec.add_argument("--evaluate", action="store_true", help="cross-validate the recommendation and show its real score")
     add_llm(rec)
@@ -168,7 +197,7 @@ def add_plot(sub) -> None:
 
 
 def add_metadata(sub) -> None:
-    meta = sub.add_parser("metadata", help="the meta-dataset of past experiments: build, matrix, info, add",
+    meta = sub.add_parser("metadata", help="the meta-dataset of past experiments: build, matrix, info, add, remove",
                           description="Build, inspect and extend the meta-dataset the recommendations learn from.")
     meta_sub = meta.add_subparsers(dest="metadata_command", required=True, metavar="SUBCOMMAND")
     build = meta_sub.add_parser("build", help="run cross-validated experiments over a folder of data sets",
@@ -196,6 +225,10 @@ def add_metadata(sub) -> None:
     add = meta_sub.add_parser("add", help="add a finished optimization study's trials to your meta-dataset layer")
     add.add_argument("study", help="study name (from tunegraph optimize)")
     add_storage(add)
+    remove = meta_sub.add_parser("remove", help="take a study's trials back out of your meta-dataset layer",
+                                 description="Remove what STUDY added to your meta-dataset layer (records another "
+                                 "study added too stay); 'metadata info' lists the studies in your layer.")
+    remove.add_argument("study", help="study name, as 'metadata info' lists it")
 
 
 def _add_build_options(parser: argparse.ArgumentParser, families: str, out: str) -> None:

@@ -7,6 +7,7 @@ import json
 import time
 import warnings
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 from rich.table import Table
@@ -16,6 +17,7 @@ from tunegraph.cli.common import data_inputs
 from tunegraph.context import Context
 from tunegraph.errors import EXIT_OK, InputError
 from tunegraph.graphs.recommend import graph
+from tunegraph.state import RecommendInput
 from tunegraph.tools.ml.models import allowed_families
 from tunegraph.tools.trials.evaluation import get_metric
 from tunegraph.tools.trials.runs import get_llm
@@ -37,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
         get_metric(inputs.get("metric"), task)
         get_llm(context.llm)
         with console.status("retrieving evidence and asking the recommender ..."):
-            state = graph.invoke(inputs, context=context)
+            # the keys are RecommendInput's (data_inputs and the options above), built as a plain dict
+            state = graph.invoke(cast(RecommendInput, inputs), context=context)
     wall = time.perf_counter() - started
     final, evaluation = state["final"], state.get("evaluation")
     judgement = final["judgement"]
@@ -50,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(f"cross-validated {evaluation['metric']}",
                       f"{evaluation['mean']:.5g} ± {evaluation['std']:.2g} (fit {evaluation['fit_time']:.2g} s)"
                       if evaluation["status"] == "ok" else f"{evaluation['status']}: {evaluation['error']}")
+    similar = state["evidence"].get("similar_tasks") or []
+    if similar:  # named here, not only in --out: the evidence is about these
+        table.add_row("similar data sets", ", ".join(
+            f"{s['task']} (distance {s['distance']:.2g}" + (f"; best there: {s['best'][0]['family']} "
+                                                            f"{s['best'][0]['metric']} {s['best'][0]['score_mean']:.4g}"
+                                                            if s.get("best") else "") + ")" for s in similar))
     table.add_row("justification", final["justification"])
     scores = judgement.get("scores")
     table.add_row("judge", (f"format {scores['format']}, consistency {scores['consistency']}, completeness "
