@@ -243,12 +243,8 @@ def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed
         wall = time.perf_counter() - start
         final = graph.get_state(config).values
     run = open_run(inputs, storage=storage)
-    trials = [t for t in run.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
-              if not t.user_attrs.get("abandoned")]
-    trials.sort(key=lambda t: t.number)
+    trials = held_out_trials(run, name)
     portfolio = [str(t.user_attrs.get("reasoning", "")) for t in trials if t.user_attrs.get("source") == "portfolio"]
-    if any(f"best:{name} " in why for why in portfolio):
-        raise RuntimeError(f"leave-one-dataset-out failed: a portfolio member is '{name}''s own best configuration")
     counts = final.get("llm") or {}
     out = {"values": [float(t.value) if t.state == TrialState.COMPLETE else None for t in trials],
            "sources": [t.user_attrs.get("source", "?") for t in trials],
@@ -272,3 +268,17 @@ def run_graph(datasets: str, name: str, entry: dict[str, Any], method: str, seed
     dispose(run.study)
     forget_runs()
     return out
+
+
+def held_out_trials(run, name: str) -> list:
+    """The run's finished trials in order, checked leave-one-dataset-out: no portfolio member may be
+    the held-out data set's own best configuration."""
+    from optuna.trial import TrialState
+
+    trials = [t for t in run.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+              if not t.user_attrs.get("abandoned")]
+    trials.sort(key=lambda t: t.number)
+    portfolio = [str(t.user_attrs.get("reasoning", "")) for t in trials if t.user_attrs.get("source") == "portfolio"]
+    if any(f"best:{name} " in why for why in portfolio):
+        raise RuntimeError(f"leave-one-dataset-out failed: a portfolio member is '{name}''s own best configuration")
+    return trials

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common.graph_runs import graph_context
+from benchmarks.common.graph_runs import graph_context, held_out_trials
 from benchmarks.common.optuna_loops import dispose
 
 METHOD = "tunegraph_box"  # the product's default search (benchmarks/common/methods.py: HEADLINE)
@@ -254,12 +254,7 @@ def run_default_search(split: Split, train_path: Path, seed: int, setting: dict[
         final = graph.get_state(config).values
         oof_files = len(list((Path(".tunegraph") / "oof" / study_name).glob("*.npy")))
     run = open_run(inputs, storage=storage)
-    trials = [t for t in run.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
-              if not t.user_attrs.get("abandoned")]
-    trials.sort(key=lambda t: t.number)
-    portfolio = [str(t.user_attrs.get("reasoning", "")) for t in trials if t.user_attrs.get("source") == "portfolio"]
-    if any(f"best:{name} " in why for why in portfolio):
-        raise RuntimeError(f"leave-one-dataset-out failed: a portfolio member is '{name}''s own best configuration")
+    trials = held_out_trials(run, name)
     search_end = marks.get("remember", marks.get("last_trial", wall))
     modeler_s = wall - search_end if "save_model" not in marks else marks["save_model"] - search_end
     return {"run": run, "final": final, "model_path": final.get("model_path"), "study_name": study_name,
