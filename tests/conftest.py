@@ -31,6 +31,9 @@ def isolated_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # nothing listens: 'auto' means embedded
     monkeypatch.setenv("TUNEGRAPH_HOME", str(tmp_path / "home"))  # the user's meta-dataset layer
     monkeypatch.setenv("TUNEGRAPH_METADATASET", str(tmp_path / "no-shipped-metadataset.parquet"))
+    # the post-hoc ensemble costs a predict per fold and a selection per run: the tests of it ask for it
+    # (tests/test_ensemble_run.py); every other run is the single best trial's refit
+    monkeypatch.setenv("TUNEGRAPH_ENSEMBLE", "off")
     runs.forget_runs()
     yield
     runs.forget_runs()

@@ -57,7 +57,7 @@ def test_auto_keeps_a_single_model_when_the_cap_is_exceeded(monkeypatch):
     monkeypatch.setattr(evaluator, "oof_fits", lambda *args: False)  # failure injection: over the memory cap
     monkeypatch.setattr(modeler, "oof_fits", lambda *args: False)
     assert main(["optimize", "--dataset", "wine", "--model", "knn", "--trials", "3", "--llm", "none", "--no-learn",
-                 "--quiet", "--study", "capped", "--out", "r.json"]) == 0
+                 "--quiet", "--study", "capped", "--ensemble", "auto", "--out", "r.json"]) == 0
     result = json.loads(Path("r.json").read_text())
     assert result["ensemble"]["status"] == "skipped" and "cap" in result["ensemble"]["note"]
     assert not oof_store.store_dir("capped").exists() and result["model_path"]
@@ -79,9 +79,16 @@ def test_the_held_out_rule_takes_a_real_gain_and_refuses_a_copy_of_the_best():
 @pytest.mark.parametrize("metric", ["accuracy", "log_loss"])
 def test_auto_on_a_classification_run_reports_both_scores(metric):
     assert main(["optimize", "--dataset", "wine", "--trials", "6", "--folds", "3", "--metric", metric, "--llm", "none",
-                 "--no-learn", "--quiet", "--out", "r.json"]) == 0
+                 "--no-learn", "--quiet", "--ensemble", "auto", "--out", "r.json"]) == 0
     result = json.loads(Path("r.json").read_text())
     ensemble = result["ensemble"]
     assert ensemble["status"] in ("saved", "not used") and len(ensemble["held_out"]["single"]) == 2
     model = load_model(result["model_path"])
     assert isinstance(model, EnsembleModel) == (ensemble["status"] == "saved")
+
+
+def test_the_shipped_default_is_auto(monkeypatch):
+    from tunegraph.context import Context
+
+    monkeypatch.delenv("TUNEGRAPH_ENSEMBLE")  # the test session turns it off for speed (conftest)
+    assert Context().ensemble == "auto"
