@@ -366,7 +366,8 @@ def handle_of(study: optuna.Study) -> StoredStudy:
         return stored
     found = []
     for storage in list(_OPENED):
-        with contextlib.suppress(KeyError):
+        # KeyError: not there; a storage that cannot answer any more (its file deleted) holds no live study
+        with contextlib.suppress(KeyError, optuna.exceptions.StorageInternalError, OSError):
             storage.get_study_id_from_name(study.study_name)
             found.append(storage)
     if len(found) != 1:
