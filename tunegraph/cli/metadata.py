@@ -13,12 +13,11 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tunegraph.cli.common import load_named_study
 from tunegraph.errors import EXIT_OK, InputError
 from tunegraph.tools.meta import metadataset, user_layer
 from tunegraph.tools.meta.config_matrix import MATRIX_FAMILIES, build_matrix
 from tunegraph.tools.meta.metabuild import DEFAULT_FAMILIES, build_metadataset
-from tunegraph.tools.trials.runs import default_storage
-from tunegraph.tools.trials.storage import load_study, mask_url
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,11 +84,7 @@ def info(args: argparse.Namespace) -> int:
 
 
 def add(args: argparse.Namespace) -> int:
-    storage = args.storage or default_storage()
-    try:
-        study = load_study(args.study, storage)
-    except KeyError:
-        raise InputError(f"no study named '{args.study}' in {mask_url(storage)}") from None
+    study = load_named_study(args.study, args.storage)  # as plot finds one: a miss says where it looked
     records = metadataset.records_from_study(study)
     rows = user_layer.add_study(args.study, records)
     print(f"added {len(records)} experiments of '{args.study}' to {metadataset.user_path()} ({rows} rows)")
